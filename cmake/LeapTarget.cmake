@@ -1,0 +1,12 @@
+# leap_link_common(TARGET): the flags every leap library and program shares (OpenMP, CUDA runtime, math).
+function(leap_link_common target)
+  if(LEAP_OPENMP)
+    target_link_libraries(${target} PUBLIC OpenMP::OpenMP_C)
+    target_compile_definitions(${target} PUBLIC LEAP_WITH_OPENMP=1)
+  endif()
+  if(LEAP_CUDA)
+    target_link_libraries(${target} PUBLIC CUDA::cudart)
+    target_compile_definitions(${target} PUBLIC LEAP_WITH_CUDA=1)
+  endif()
+  target_link_libraries(${target} PUBLIC m)
+endfunction()

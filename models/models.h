@@ -1,0 +1,3 @@
+#ifndef LEAP_MODELS_MODELS_H
+#define LEAP_MODELS_MODELS_H
+#endif
