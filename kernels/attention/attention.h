@@ -1,0 +1,58 @@
+/* Fused multi-head scaled dot-product attention: out = softmax(scale * Q K^T + mask) V, per batch and head.
+ *
+ * Layout is tokens-major with the heads inside, so that q, k and v read straight out of a linear layer without a
+ * transpose: q is (B,Tq,H,D) where consecutive tokens are ldq floats apart (ldq >= H*D), and likewise k, v
+ * (B,Tk,H,D) with ldk, ldv and out (B,Tq,H,D) with ldo. A fused qkv buffer (B,T,3,H,D) therefore gives
+ * q = qkv, k = qkv + H*D, v = qkv + 2*H*D, all with stride 3*H*D. The saved log-sum-exp lse is (B,H,Tq),
+ * contiguous: lse[b,h,i] = log sum_j exp(scale * q_i . k_j) over the keys query i may see.
+ *
+ * Masks. Causal: query i sees key j iff j <= i + (Tk - Tq) (bottom-right aligned; j <= i when Tq == Tk).
+ * Key padding: with key_len given, keys j >= key_len[b] are hidden in batch b. A query that sees no key gets
+ * out = 0 and lse = -INFINITY, and contributes nothing to the gradients.
+ *
+ * Threads and workspace. The functions run on leap_kernels_threads() OpenMP threads and need a workspace of
+ * leap_attention_workspace_floats(shape, leap_kernels_threads()) floats (one size covers both directions).
+ * Results are bit-identical whatever the number of threads. */
+#ifndef LEAP_KERNELS_ATTENTION_ATTENTION_H
+#define LEAP_KERNELS_ATTENTION_ATTENTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct leap_attention_shape {
+  int64_t B, H, Tq, Tk, D;     /* batch, heads, query tokens, key tokens, head size */
+  int64_t ldq, ldk, ldv, ldo;  /* row strides (floats) between consecutive tokens of q, k, v and out */
+  bool causal;                 /* bottom-right aligned causal mask */
+  float scale;                 /* score scale, usually 1/sqrt(D) */
+} leap_attention_shape;
+
+/* Floats of workspace that forward and backward need when run on `threads` threads. */
+size_t leap_attention_workspace_floats(const leap_attention_shape *s, int threads);
+
+/* out = attention(q, k, v); lse = the log-sum-exp of each query's scaled scores, saved for backward.
+ * Writes every element of out's rows (not the padding between them, when ldo > H*D) and all of lse. */
+void leap_attention_forward_cpu(float *out,                  /* (B,Tq,H,D), row stride ldo */
+                                float *lse,                  /* (B,H,Tq) */
+                                const float *q,              /* (B,Tq,H,D), row stride ldq */
+                                const float *k,              /* (B,Tk,H,D), row stride ldk */
+                                const float *v,              /* (B,Tk,H,D), row stride ldv */
+                                const int32_t *key_len,      /* (B) visible keys per batch, or NULL for all */
+                                const leap_attention_shape *s, float *workspace);
+
+/* Gradients of attention. ACCUMULATES: dq += dL/dq, dk += dL/dk, dv += dL/dv; any of them may be NULL when not
+ * wanted. dq, dk, dv use the strides of q, k, v (so they may share one fused dqkv buffer), and dout that of out.
+ * The probabilities are recomputed from lse rather than saved. */
+void leap_attention_backward_cpu(float *dq,                  /* (B,Tq,H,D), row stride ldq, or NULL */
+                                 float *dk,                  /* (B,Tk,H,D), row stride ldk, or NULL */
+                                 float *dv,                  /* (B,Tk,H,D), row stride ldv, or NULL */
+                                 const float *dout,          /* (B,Tq,H,D), row stride ldo */
+                                 const float *q,             /* (B,Tq,H,D), row stride ldq */
+                                 const float *k,             /* (B,Tk,H,D), row stride ldk */
+                                 const float *v,             /* (B,Tk,H,D), row stride ldv */
+                                 const float *out,           /* (B,Tq,H,D), row stride ldo: forward's output */
+                                 const float *lse,           /* (B,H,Tq): forward's log-sum-exp */
+                                 const int32_t *key_len,     /* (B) visible keys per batch, or NULL for all */
+                                 const leap_attention_shape *s, float *workspace);
+
+#endif

@@ -1,2 +1,0 @@
-/* The registry of model builders by name (filled in as builders land). */
-#include "models/models.h"

@@ -1,3 +1,0 @@
-#ifndef LEAP_MODELS_MODELS_H
-#define LEAP_MODELS_MODELS_H
-#endif

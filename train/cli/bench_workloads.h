@@ -1,0 +1,19 @@
+/* The benchmark workloads, one entry each: set up (allocate, initialise), run one iteration, tear down. */
+#ifndef LEAP_TRAIN_CLI_BENCH_WORKLOADS_H
+#define LEAP_TRAIN_CLI_BENCH_WORKLOADS_H
+
+#include "train/core/runtime.h"
+
+typedef struct leap_bench_workload {
+  const char *id, *name, *unit;
+  double items_per_iter; /* tokens, images, or 1 for "per op" */
+  double flops_per_iter; /* 0 when not reported */
+  void *(*setup)(leap_runtime *rt);
+  void (*run)(void *state);
+  void (*teardown)(void *state);
+} leap_bench_workload;
+
+/* Terminated by an entry with id NULL. */
+extern const leap_bench_workload leap_bench_workloads[];
+
+#endif

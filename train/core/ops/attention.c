@@ -1,0 +1,109 @@
+/* attention: the fused multi-head attention op, over separate q, k, v or one fused qkv projection. The kernel
+ * reads strided rows, so neither form copies or transposes anything. */
+#include <math.h>
+
+#include "kernels/attention/attention.h"
+#include "kernels/common/kernel_common.h"
+#include "train/core/op_support.h"
+#include "train/core/ops.h"
+
+typedef struct attention_attrs {
+  leap_attention_shape shape;
+  bool fused; /* inputs[0] is qkv; else inputs are q, k, v */
+  bool has_key_len;
+} attention_attrs;
+
+static bool check_key_len(leap_ctx *ctx, leap_tensor *key_len, int64_t B, int64_t Tk) {
+  if (!key_len) return true;
+  char desc[128];
+  if (key_len->dtype != LEAP_I32 || key_len->ndim != 1 || key_len->shape[0] != B) {
+    leap__fail(ctx, LEAP_ERR_SHAPE, "attention", "key_len %s must be i32 (%lld)",
+               leap_tensor_describe(key_len, desc, sizeof desc), (long long)B);
+    return false;
+  }
+  const int32_t *len = (const int32_t *)key_len->data;
+  for (int64_t b = 0; b < B; b++)
+    if (len[b] < 0 || len[b] > Tk) {
+      leap__fail(ctx, LEAP_ERR_VALUE, "attention", "key_len[%lld] = %d is outside [0, %lld]", (long long)b, len[b],
+                 (long long)Tk);
+      return false;
+    }
+  return true;
+}
+
+static leap_tensor *run(leap_ctx *ctx, leap_tensor *const *inputs, int n_inputs, leap_tensor *key_len,
+                        const attention_attrs *a) {
+  const leap_attention_shape *s = &a->shape;
+  int64_t out_shape[3] = {s->B, s->Tq, s->H * s->D};
+  int64_t lse_shape[3] = {s->B, s->H, s->Tq};
+  leap_tensor *out = leap__new_tensor(ctx, LEAP_F32, 3, out_shape);
+  leap_tensor *lse = leap__new_tensor(ctx, LEAP_F32, 3, lse_shape);
+  const float *q = leap_f32(inputs[0]);
+  const float *k = a->fused ? q + s->H * s->D : leap_f32(inputs[1]);
+  const float *v = a->fused ? q + 2 * s->H * s->D : leap_f32(inputs[2]);
+  float *ws = leap__workspace(ctx, leap_attention_workspace_floats(s, leap_kernels_threads()));
+  leap_attention_forward_cpu(leap_f32(out), leap_f32(lse), q, k, v, key_len ? leap_i32(key_len) : NULL, s, ws);
+  leap_tape_record *rec = leap__record(ctx, LEAP_OP_ATTENTION, out, n_inputs, inputs);
+  if (rec) {
+    rec->saved[0] = lse;
+    rec->saved[1] = key_len;
+    *LEAP_TAPE_ATTRS(rec, attention_attrs) = *a;
+  }
+  return out;
+}
+
+leap_tensor *leap_attention(leap_ctx *ctx, leap_tensor *q, leap_tensor *k, leap_tensor *v, leap_tensor *key_len,
+                            int heads, bool causal) {
+  leap_tensor *in[3] = {q, k, v};
+  if (!leap__check_inputs(ctx, "attention", 3, in)) return NULL;
+  for (int i = 0; i < 3; i++)
+    if (!leap__check_dtype(ctx, "attention", in[i], LEAP_F32) || !leap__check_ndim(ctx, "attention", in[i], 3, 3))
+      return NULL;
+  char dq[128], dk[128], dv[128];
+  int64_t B = q->shape[0], C = q->shape[2];
+  if (heads < 1 || C % heads || k->shape[0] != B || v->shape[0] != B || k->shape[2] != C || v->shape[2] != C ||
+      k->shape[1] != v->shape[1])
+    return leap__fail(ctx, LEAP_ERR_SHAPE, "attention", "q %s, k %s, v %s do not fit %d heads",
+                      leap_tensor_describe(q, dq, sizeof dq), leap_tensor_describe(k, dk, sizeof dk),
+                      leap_tensor_describe(v, dv, sizeof dv), heads);
+  if (!check_key_len(ctx, key_len, B, k->shape[1])) return NULL;
+  attention_attrs a = {{B, heads, q->shape[1], k->shape[1], C / heads, C, C, C, C, causal, 1.0f / sqrtf((float)(C / heads))},
+                       false, key_len != NULL};
+  return run(ctx, in, 3, key_len, &a);
+}
+
+leap_tensor *leap_attention_qkv(leap_ctx *ctx, leap_tensor *qkv, leap_tensor *key_len, int heads, bool causal) {
+  if (!leap__check_inputs(ctx, "attention", 1, &qkv) || !leap__check_dtype(ctx, "attention", qkv, LEAP_F32) ||
+      !leap__check_ndim(ctx, "attention", qkv, 3, 3))
+    return NULL;
+  char desc[128];
+  int64_t B = qkv->shape[0], T = qkv->shape[1], C3 = qkv->shape[2];
+  if (heads < 1 || C3 % (3 * heads))
+    return leap__fail(ctx, LEAP_ERR_SHAPE, "attention", "qkv %s: last dim must be 3 x heads (%d) x head size",
+                      leap_tensor_describe(qkv, desc, sizeof desc), heads);
+  if (!check_key_len(ctx, key_len, B, T)) return NULL;
+  int64_t C = C3 / 3;
+  attention_attrs a = {{B, heads, T, T, C / heads, C3, C3, C3, C, causal, 1.0f / sqrtf((float)(C / heads))}, true,
+                       key_len != NULL};
+  return run(ctx, &qkv, 1, key_len, &a);
+}
+
+void leap__backward_attention(leap_ctx *ctx, const leap_tape_record *rec) {
+  const attention_attrs *a = LEAP_TAPE_ATTRS(rec, attention_attrs);
+  const leap_attention_shape *s = &a->shape;
+  int64_t HD = s->H * s->D;
+  const float *q = leap_f32(rec->inputs[0]);
+  const float *k = a->fused ? q + HD : leap_f32(rec->inputs[1]);
+  const float *v = a->fused ? q + 2 * HD : leap_f32(rec->inputs[2]);
+  float *dq, *dk, *dv;
+  if (a->fused) {
+    float *dqkv = leap__grad(ctx, rec->inputs[0]);
+    dq = dqkv, dk = dqkv ? dqkv + HD : NULL, dv = dqkv ? dqkv + 2 * HD : NULL;
+  } else {
+    dq = leap__grad(ctx, rec->inputs[0]), dk = leap__grad(ctx, rec->inputs[1]), dv = leap__grad(ctx, rec->inputs[2]);
+  }
+  float *ws = leap__workspace(ctx, leap_attention_workspace_floats(s, leap_kernels_threads()));
+  const int32_t *key_len = a->has_key_len ? leap_i32(rec->saved[1]) : NULL;
+  leap_attention_backward_cpu(dq, dk, dv, leap__dout(rec), q, k, v, leap_f32(rec->output), leap_f32(rec->saved[0]),
+                              key_len, s, ws);
+}
