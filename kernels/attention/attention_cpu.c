@@ -16,7 +16,8 @@
  * result therefore has one summation order, whatever the thread count. Inside the parallel region OpenBLAS runs
  * single-threaded, which suits these small products.
  *
- * Workspace, per thread: two ATTN_BLOCK_Q x Tk score blocks (P, and dS in backward) and two ATTN_BLOCK_Q vectors. */
+ * Workspace, per thread: two ATTN_BLOCK_Q x Tk score blocks (P, and dS in backward), of which forward uses the
+ * first and, behind it, ATTN_BLOCK_Q reciprocal row sums. */
 #include "kernels/attention/attention.h"
 
 #include <math.h>
@@ -40,7 +41,7 @@ typedef struct attn_ptrs {
 static int64_t block_rows(const leap_attention_shape *s) { return s->Tq < ATTN_BLOCK_Q ? s->Tq : ATTN_BLOCK_Q; }
 
 static int64_t thread_floats(const leap_attention_shape *s) {
-  int64_t n = 2 * block_rows(s) * s->Tk + 2 * ATTN_BLOCK_Q;
+  int64_t n = 2 * block_rows(s) * s->Tk + block_rows(s);
   return (n + ATTN_ALIGN_FLOATS - 1) / ATTN_ALIGN_FLOATS * ATTN_ALIGN_FLOATS;
 }
 

@@ -106,7 +106,7 @@ static void plan_data_items(conv_plan *pl, const leap_conv2d_shape *s) {
     pl->dcol_rows = pl->images_per_item * s->P * s->Q;
     return;
   }
-  int64_t halo = (s->R - 1) / s->stride_h; /* lines a band needs below its own */
+  int64_t halo = 0; /* lines a band needs below its own */
   int64_t own = max64(1, max_lines - halo);
   pl->bands = (s->P + own - 1) / own;
   pl->band_lines = (s->P + pl->bands - 1) / pl->bands;

@@ -2,7 +2,8 @@
  * time: RNG_BATCH consecutive blocks are kept side by side in arrays (structure of arrays), so that each round is
  * a loop over independent counters that the compiler turns into vector 32x32->64 multiplies. Work is split into
  * RNG_CHUNK-element pieces for the threads; since every element is a pure function of its index, the split does
- * not change any value. */
+ * not change any value. philox_batch restates philox.h's round in this layout; tests/kernels/rng checks the two
+ * agree bit for bit, so they cannot drift apart. */
 #include "kernels/rng/rng.h"
 
 #include "kernels/common/kernel_common.h"

@@ -29,7 +29,8 @@ static void test_adamw(const adamw_case *c) {
   int64_t n = c->n;
   float *p = malloc(n * sizeof(float)), *m = calloc((size_t)n, sizeof(float)), *v = calloc((size_t)n, sizeof(float));
   float *g = malloc(n * sizeof(float)), *got = malloc(3 * n * sizeof(float)), *want = malloc(3 * n * sizeof(float));
-  double *rp = malloc(n * sizeof(double)), *rm = calloc((size_t)n, sizeof(double)), *rv = calloc((size_t)n, sizeof(double));
+  double *rp = malloc(n * sizeof(double)), *rm = calloc((size_t)n, sizeof(double));
+  double *rv = calloc((size_t)n, sizeof(double));
   leap_test_fill_normal(p, n, 1.0f, 1);
   for (int64_t i = 0; i < n; i++) rp[i] = p[i];
   const double lr = c->lr, b1 = c->beta1, b2 = c->beta2, eps = c->eps, wd = c->weight_decay;
@@ -63,8 +64,9 @@ typedef struct {
 } sgd_case;
 
 static const sgd_case sgd_cases[] = {
-    {1, 0.1f, 0.0f, 0.0f, 1.0f, false},   {17, 0.05f, 0.9f, 0.0f, 1.0f, false}, {1003, 0.01f, 0.9f, 1e-2f, 0.5f, true},
-    {4099, 0.2f, 0.5f, 1e-3f, 1.0f, false}, {40009, 0.01f, 0.0f, 0.1f, 2.0f, false}, {333, 0.03f, 0.99f, 0.0f, 1.0f, true},
+    {1, 0.1f, 0.0f, 0.0f, 1.0f, false},      {17, 0.05f, 0.9f, 0.0f, 1.0f, false},
+    {1003, 0.01f, 0.9f, 1e-2f, 0.5f, true},  {4099, 0.2f, 0.5f, 1e-3f, 1.0f, false},
+    {40009, 0.01f, 0.0f, 0.1f, 2.0f, false}, {333, 0.03f, 0.99f, 0.0f, 1.0f, true},
 };
 
 static void test_sgd(const sgd_case *c) {

@@ -69,7 +69,7 @@ static void test_definitions(void) {
                          (unsigned long long)i, u, want_u);
         uint32_t a = leap_rng_bits(seeds[s], streams[t], 2 * i), b = leap_rng_bits(seeds[s], streams[t], 2 * i + 1);
         double u1 = ((double)(a >> 8) + 1.0) / 16777216.0, u2 = (double)(b >> 8) / 16777216.0;
-        double want_z = sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+        double want_z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
         float z = leap_rng_normal(seeds[s], streams[t], i);
         LEAP_TEST_ASSERT(fabs(z - want_z) <= 1e-5 * (1.0 + fabs(want_z)), "normal %llu: %.9g want %.9g",
                          (unsigned long long)i, z, want_z);
