@@ -517,7 +517,9 @@ def write_io_fixture(out_dir):
         "empty": np.zeros((0, 3), dtype=np.float32),
     }
     raw = {"bf16": ("BF16", [2, 3], bf16.view(torch.int16).numpy().astype("<i2").tobytes())}
-    meta = {"format": "pt", "generator": "tools/make_fixtures.py", "number": "12", "quote": "a \"b\" \\ c"}
+    # json.dumps writes non-ASCII as \u escapes (a surrogate pair for U+1F600), which the reader must decode.
+    meta = {"format": "pt", "generator": "tools/make_fixtures.py", "number": "12", "quote": "a \"b\" \\ c",
+            "unicode": "\u00e9\u2211\U0001F600"}
     path = os.path.join(out_dir, "io_python.safetensors")
     write_safetensors(path, tensors, meta, raw)
     return path

@@ -23,6 +23,9 @@
 
 #include <stdbool.h>
 #include <string.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 #include "kernels/blas/blas.h"
 #include "kernels/common/kernel_common.h"
@@ -36,6 +39,8 @@
 #define CONV_MIN_PIECES 8
 /* Per-thread workspace slices start on a multiple of this many floats (a cache line), to avoid false sharing. */
 #define CONV_ALIGN_FLOATS 16
+/* Floats in one AVX-512 register. */
+#define CONV_VEC 16
 
 #ifdef LEAP_WITH_OPENMP
 #define CONV_OMP(x) LEAP_PRAGMA(omp x)
@@ -106,7 +111,7 @@ static void plan_data_items(conv_plan *pl, const leap_conv2d_shape *s) {
     pl->dcol_rows = pl->images_per_item * s->P * s->Q;
     return;
   }
-  int64_t halo = 0; /* lines a band needs below its own */
+  int64_t halo = (s->R - 1) / s->stride_h; /* lines a band needs below its own */
   int64_t own = max64(1, max_lines - halo);
   pl->bands = (s->P + own - 1) / own;
   pl->band_lines = (s->P + pl->bands - 1) / pl->bands;
@@ -143,51 +148,54 @@ size_t leap_conv2d_workspace_floats(const leap_conv2d_shape *s, int threads) {
   return (size_t)(pl.shared_floats + (threads < 1 ? 1 : threads) * pl.thread_floats);
 }
 
-/* Floats per step of copy_floats and zero_floats: one AVX-512 register. */
-#define CONV_VEC 16
-
-/* dst[0:n) = src[0:n). Written as whole vectors plus one masked tail, not as a plain loop, because the compiler
- * turns a plain copy loop into a call to memcpy, whose fixed cost dominates the short copies of small-C layers. */
-static inline void copy_floats(float *LEAP_RESTRICT dst, const float *LEAP_RESTRICT src, int64_t n) {
+/* dst[0:n) = src[0:n) and dst[0:n) = 0, for the short runs of im2col (S*C floats: 9 for a 3x3 kernel on RGB).
+ * With AVX-512 they are whole-register moves plus one masked move, because a call to memcpy costs more than the
+ * copy itself at these lengths (and the compiler turns a plain copy loop into exactly that call). */
+#ifdef __AVX512F__
+static inline void copy_run(float *dst, const float *src, int64_t n) {
   int64_t i = 0;
-  for (; i + CONV_VEC <= n; i += CONV_VEC)
-    for (int j = 0; j < CONV_VEC; j++) dst[i + j] = src[i + j];
-  int64_t tail = n - i;
-  for (int j = 0; j < CONV_VEC; j++)
-    if (j < tail) dst[i + j] = src[i + j];
+  for (; i + CONV_VEC <= n; i += CONV_VEC) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+  if (i < n) {
+    __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+    _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
+  }
 }
 
-/* dst[0:n) = 0, in the same way as copy_floats. */
-static inline void zero_floats(float *LEAP_RESTRICT dst, int64_t n) {
+static inline void zero_run(float *dst, int64_t n) {
   int64_t i = 0;
-  for (; i + CONV_VEC <= n; i += CONV_VEC)
-    for (int j = 0; j < CONV_VEC; j++) dst[i + j] = 0.0f;
-  int64_t tail = n - i;
-  for (int j = 0; j < CONV_VEC; j++)
-    if (j < tail) dst[i + j] = 0.0f;
+  for (; i + CONV_VEC <= n; i += CONV_VEC) _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
+  if (i < n) _mm512_mask_storeu_ps(dst + i, (__mmask16)((1u << (n - i)) - 1u), _mm512_setzero_ps());
 }
+#else
+static inline void copy_run(float *dst, const float *src, int64_t n) { memcpy(dst, src, (size_t)n * sizeof(float)); }
 
-/* col (m,RSC) = the receptive fields of output pixels row0 .. row0+m-1, with zeros where they cover padding.
- * Along a kernel row r the S pixels of a receptive field are adjacent in the input, so each (pixel, r) is one
- * contiguous copy of up to S*C floats. */
-static void im2col_rows(float *LEAP_RESTRICT col, const float *LEAP_RESTRICT inp, const leap_conv2d_shape *s,
-                        int64_t row0, int64_t m) {
-  const int64_t H = s->H, W = s->W, C = s->C, S = s->S, SC = s->S * s->C;
-  int64_t q = row0 % s->Q, line = row0 / s->Q, p = line % s->P, n = line / s->P;
-  float *dst = col;
-  for (int64_t i = 0; i < m; i++) {
-    int64_t w0 = q * s->stride_w - s->pad_w;
-    int64_t s_lo = clamp64(-w0, 0, S), s_hi = clamp64(W - w0, s_lo, S);
-    for (int64_t r = 0; r < s->R; r++, dst += SC) {
-      int64_t h = p * s->stride_h - s->pad_h + r;
-      if (h < 0 || h >= H || s_lo == s_hi) {
-        zero_floats(dst, SC);
-        continue;
-      }
-      if (s_lo > 0) zero_floats(dst, s_lo * C);
-      copy_floats(dst + s_lo * C, inp + ((n * H + h) * W + w0 + s_lo) * C, (s_hi - s_lo) * C);
-      if (s_hi < S) zero_floats(dst + s_hi * C, (S - s_hi) * C);
+static inline void zero_run(float *dst, int64_t n) { memset(dst, 0, (size_t)n * sizeof(float)); }
+#endif
+
+/* The im2col row of output pixel (n,p,q): for each kernel row r, the S pixels of the receptive field are adjacent
+ * in the input, so they are one run of S*C floats, cut short with zeros where the field covers padding. */
+static void im2col_pixel(float *dst, const float *inp, const leap_conv2d_shape *s, int64_t n, int64_t p, int64_t q) {
+  const int64_t W = s->W, C = s->C, S = s->S, SC = s->S * s->C;
+  int64_t w0 = q * s->stride_w - s->pad_w;
+  int64_t s_lo = clamp64(-w0, 0, S), s_hi = clamp64(W - w0, s_lo, S);
+  for (int64_t r = 0; r < s->R; r++, dst += SC) {
+    int64_t h = p * s->stride_h - s->pad_h + r;
+    if (h < 0 || h >= s->H || s_lo == s_hi) {
+      zero_run(dst, SC);
+      continue;
     }
+    const float *src = inp + ((n * s->H + h) * W + w0 + s_lo) * C;
+    if (s_lo > 0) zero_run(dst, s_lo * C);
+    copy_run(dst + s_lo * C, src, (s_hi - s_lo) * C);
+    if (s_hi < S) zero_run(dst + s_hi * C, (S - s_hi) * C);
+  }
+}
+
+/* col (m,RSC) = the receptive fields of output pixels row0 .. row0+m-1. */
+static void im2col_rows(float *col, const float *inp, const leap_conv2d_shape *s, int64_t row0, int64_t m) {
+  int64_t q = row0 % s->Q, line = row0 / s->Q, p = line % s->P, n = line / s->P;
+  for (int64_t i = 0; i < m; i++, col += s->R * s->S * s->C) {
+    im2col_pixel(col, inp, s, n, p, q);
     if (++q == s->Q) {
       q = 0;
       if (++p == s->P) p = 0, n++;

@@ -14,10 +14,10 @@
 
 /* Writes the mean loss, the count of counted rows (when count is not NULL), and every row's lse (ignored rows
  * included) for backward. */
-void leap_cross_entropy_forward_cpu(float *loss,           /* (1) */
-                                    int64_t *count,        /* (1) or NULL */
-                                    float *lse,            /* (N) saved for backward */
-                                    const float *logits,   /* (N,V) */
+void leap_cross_entropy_forward_cpu(float *loss,            /* (1) */
+                                    int64_t *count,         /* (1) or NULL */
+                                    float *lse,             /* (N) saved for backward */
+                                    const float *logits,    /* (N,V) */
                                     const int32_t *targets, /* (N) */
                                     int64_t N, int64_t V, int32_t ignore_index);
 

@@ -19,10 +19,10 @@ size_t leap_sum_rows_workspace_floats(int64_t rows, int64_t cols);
 
 /* dst[c] += sum_r x[r,c] * y[r,c] (or sum_r x[r,c] when y is NULL), summed in fixed blocks of
  * LEAP_REDUCE_BLOCK rows, then the block partials in block order. ACCUMULATES into dst. */
-void leap_sum_rows_cpu(float *dst,        /* (cols) */
-                       float *workspace,  /* leap_sum_rows_workspace_floats(rows, cols) */
-                       const float *x,    /* (rows,cols) */
-                       const float *y,    /* (rows,cols) or NULL */
+void leap_sum_rows_cpu(float *dst,       /* (cols) */
+                       float *workspace, /* leap_sum_rows_workspace_floats(rows, cols) */
+                       const float *x,   /* (rows,cols) */
+                       const float *y,   /* (rows,cols) or NULL */
                        int64_t rows, int64_t cols);
 
 /* out = a + b. */
@@ -32,10 +32,10 @@ void leap_add_forward_cpu(float *out,     /* (n) */
                           int64_t n, int64_t nb);
 
 /* da += dout; db += sum over the broadcast rows of dout. ACCUMULATES; da, db may be NULL. */
-void leap_add_backward_cpu(float *da,          /* (n) or NULL */
-                           float *db,          /* (nb) or NULL */
-                           float *workspace,   /* leap_sum_rows_workspace_floats(n/nb, nb), when db is wanted */
-                           const float *dout,  /* (n) */
+void leap_add_backward_cpu(float *da,         /* (n) or NULL */
+                           float *db,         /* (nb) or NULL */
+                           float *workspace,  /* leap_sum_rows_workspace_floats(n/nb, nb), when db is wanted */
+                           const float *dout, /* (n) */
                            int64_t n, int64_t nb);
 
 /* out = a * b. */
@@ -45,12 +45,12 @@ void leap_mul_forward_cpu(float *out,     /* (n) */
                           int64_t n, int64_t nb);
 
 /* da += dout * b; db += sum over the broadcast rows of dout * a. ACCUMULATES; da, db may be NULL. */
-void leap_mul_backward_cpu(float *da,          /* (n) or NULL */
-                           float *db,          /* (nb) or NULL */
-                           float *workspace,   /* leap_sum_rows_workspace_floats(n/nb, nb), when db is wanted */
-                           const float *dout,  /* (n) */
-                           const float *a,     /* (n) */
-                           const float *b,     /* (nb) */
+void leap_mul_backward_cpu(float *da,         /* (n) or NULL */
+                           float *db,         /* (nb) or NULL */
+                           float *workspace,  /* leap_sum_rows_workspace_floats(n/nb, nb), when db is wanted */
+                           const float *dout, /* (n) */
+                           const float *a,    /* (n) */
+                           const float *b,    /* (nb) */
                            int64_t n, int64_t nb);
 
 /* out = alpha * a. */

@@ -3,8 +3,6 @@
  * contiguous, vectorisable loop over a, b and out alike. */
 #include "kernels/elementwise/elementwise.h"
 
-#include <stdbool.h>
-
 #include "kernels/common/kernel_common.h"
 #include "kernels/elementwise/vec_cpu.h"
 
@@ -91,16 +89,14 @@ void leap_sum_rows_cpu(float *dst, float *workspace, const float *x, const float
   }
   int64_t blocks = leap_reduce_blocks(rows);
   int64_t col_chunks = (cols + SUM_ROWS_COL_CHUNK - 1) / SUM_ROWS_COL_CHUNK;
-  bool parallel = rows * cols >= LEAP_VEC_PARALLEL_MIN;
-  LEAP_VEC_OMP_FOR_IF(parallel)
+  LEAP_VEC_OMP_FOR_IF(rows * cols >= LEAP_VEC_PARALLEL_MIN)
   for (int64_t t = 0; t < blocks * col_chunks; t++) {
     int64_t b = t / col_chunks, c0 = (t % col_chunks) * SUM_ROWS_COL_CHUNK;
-    block_partial(workspace + b * cols, x, y, b * LEAP_REDUCE_BLOCK,
-                  leap_vec_min((b + 1) * LEAP_REDUCE_BLOCK, rows), c0, leap_vec_min(c0 + SUM_ROWS_COL_CHUNK, cols),
-                  cols);
+    block_partial(workspace + b * cols, x, y, b * LEAP_REDUCE_BLOCK, leap_vec_min((b + 1) * LEAP_REDUCE_BLOCK, rows),
+                  c0, leap_vec_min(c0 + SUM_ROWS_COL_CHUNK, cols), cols);
   }
   /* The block partials are added into block 0's row in block order, one column chunk per task. */
-  LEAP_VEC_OMP_FOR_IF(parallel)
+  LEAP_VEC_OMP_FOR_IF(rows * cols >= LEAP_VEC_PARALLEL_MIN)
   for (int64_t t = 0; t < col_chunks; t++) {
     int64_t c0 = t * SUM_ROWS_COL_CHUNK, c1 = leap_vec_min(c0 + SUM_ROWS_COL_CHUNK, cols);
     float *LEAP_RESTRICT acc = workspace;

@@ -29,24 +29,6 @@
 #define LEAP_VEC_OMP_FOR_IF(cond) LEAP_PRAGMA(omp parallel for schedule(static) if (cond))
 #else
 #define LEAP_VEC_OMP_FOR_IF(cond)
-/* out[i] = exp(x[i] - m), returning their sum; out may be x itself. */
-static inline float leap_vec_exp_store_sum(float *out, const float *x, float m, int64_t n) {
-  float acc[LEAP_VEC_LANES] = {0};
-  int64_t i = 0;
-  for (; i + LEAP_VEC_LANES <= n; i += LEAP_VEC_LANES)
-    for (int j = 0; j < LEAP_VEC_LANES; j++) {
-      float e = leap_vec_exp(x[i + j] - m);
-      out[i + j] = e;
-      acc[j] += e;
-    }
-  for (int j = 0; i + j < n; j++) {
-    float e = leap_vec_exp(x[i + j] - m);
-    out[i + j] = e;
-    acc[j] += e;
-  }
-  return leap_vec_fold_sum(acc);
-}
-
 #endif
 
 static inline int64_t leap_vec_chunks(int64_t n) { return (n + LEAP_VEC_CHUNK - 1) / LEAP_VEC_CHUNK; }

@@ -9,15 +9,15 @@
 #include <stdint.h>
 
 /* out = table[ids]. */
-void leap_embedding_forward_cpu(float *out,           /* (N,C) */
-                                const int32_t *ids,   /* (N) in [0, V) */
-                                const float *table,   /* (V,C) */
+void leap_embedding_forward_cpu(float *out,         /* (N,C) */
+                                const int32_t *ids, /* (N) in [0, V) */
+                                const float *table, /* (V,C) */
                                 int64_t N, int64_t C);
 
 /* dtable[ids[n],:] += dout[n,:] for every n. ACCUMULATES. */
-void leap_embedding_backward_cpu(float *dtable,        /* (V,C) */
-                                 const float *dout,    /* (N,C) */
-                                 const int32_t *ids,   /* (N) in [0, V) */
+void leap_embedding_backward_cpu(float *dtable,      /* (V,C) */
+                                 const float *dout,  /* (N,C) */
+                                 const int32_t *ids, /* (N) in [0, V) */
                                  int64_t N, int64_t C);
 
 #endif

@@ -16,8 +16,8 @@ void leap_embedding_forward_cpu(float *out, const int32_t *ids, const float *tab
   for (int64_t n = 0; n < N; n++) memcpy(out + n * C, table + (int64_t)ids[n] * C, (size_t)C * sizeof(float));
 }
 
-static void scatter_columns(float *LEAP_RESTRICT dtable, const float *LEAP_RESTRICT dout, const int32_t *ids,
-                            int64_t N, int64_t C, int64_t c0, int64_t c1) {
+static void scatter_columns(float *LEAP_RESTRICT dtable, const float *LEAP_RESTRICT dout, const int32_t *ids, int64_t N,
+                            int64_t C, int64_t c0, int64_t c1) {
   for (int64_t n = 0; n < N; n++) {
     float *LEAP_RESTRICT d = dtable + (int64_t)ids[n] * C;
     const float *LEAP_RESTRICT g = dout + n * C;

@@ -36,7 +36,9 @@ void leap_layernorm_forward_cpu(float *out, float *mean, float *rstd, const floa
   for (int64_t n = 0; n < N; n++) layernorm_row(out + n * C, mean + n, rstd + n, inp + n * C, weight, bias, C, eps);
 }
 
-size_t leap_layernorm_backward_workspace_floats(int64_t N, int64_t C) { return (size_t)(leap_reduce_blocks(N) * 2 * C); }
+size_t leap_layernorm_backward_workspace_floats(int64_t N, int64_t C) {
+  return (size_t)(leap_reduce_blocks(N) * 2 * C);
+}
 
 /* mean_c(g) and mean_c(g * xhat) of one row, with g = dout * weight, over LEAP_VEC_LANES partial sums. */
 static void row_means(float *mg, float *mgx, const float *LEAP_RESTRICT dout, const float *LEAP_RESTRICT x,
@@ -95,8 +97,8 @@ static void reduce_partials(float *dweight, float *dbias, float *ws, int64_t blo
 }
 
 void leap_layernorm_backward_cpu(float *dinp, float *dweight, float *dbias, float *workspace, const float *dout,
-                                 const float *inp, const float *weight, const float *mean, const float *rstd,
-                                 int64_t N, int64_t C) {
+                                 const float *inp, const float *weight, const float *mean, const float *rstd, int64_t N,
+                                 int64_t C) {
   if (N <= 0 || C <= 0) return;
   bool partials = dweight || dbias;
   int64_t blocks = leap_reduce_blocks(N);

@@ -1,7 +1,7 @@
 /* Fully connected layer in PyTorch's layout: out (N,OUT) = inp (N,IN) weight^T + bias, weight (OUT,IN).
  *
- * The products go through leap_sgemm_cpu; the bias gradient sums over rows with the fixed-block scheme of
- * kernel_common.h (leap_sum_rows_cpu, with a workspace), so every result is bit-identical whatever the number of
+ * The products go through leap_sgemm_tiled_cpu (matmul.h); the bias gradient sums over rows with the fixed-block scheme
+ * of kernel_common.h (leap_sum_rows_cpu, with a workspace), so every result is bit-identical whatever the number of
  * threads. */
 #ifndef LEAP_KERNELS_LINEAR_LINEAR_H
 #define LEAP_KERNELS_LINEAR_LINEAR_H

@@ -32,9 +32,9 @@ void leap_transpose_backward_cpu(float *dinp,             /* in_shape */
 
 /* out = the n inputs concatenated along the axis: out is (outer, sum of sizes, inner), input i is
  * (outer, sizes[i], inner). 1 <= n <= LEAP_CONCAT_MAX_INPUTS. */
-void leap_concat_forward_cpu(float *out,                /* (outer, sum(sizes), inner) */
-                             const float *const *inps,  /* (n) pointers, input i (outer, sizes[i], inner) */
-                             const int64_t *sizes,      /* (n) */
+void leap_concat_forward_cpu(float *out,               /* (outer, sum(sizes), inner) */
+                             const float *const *inps, /* (n) pointers, input i (outer, sizes[i], inner) */
+                             const int64_t *sizes,     /* (n) */
                              int n, int64_t outer, int64_t inner);
 
 /* dinps[i] += input i's part of dout. ACCUMULATES; any dinps[i] may be NULL when not wanted. */

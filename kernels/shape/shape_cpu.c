@@ -5,7 +5,8 @@
  * a 4-d walk with rows of D contiguous floats; (N,C) -> (C,N) stays 2-d). Then, walking the output in order:
  *  - if the output's innermost dimension is contiguous in the input too, it copies whole rows;
  *  - otherwise the input's contiguous dimension lies elsewhere in the output, and it transposes tiles of
- *    TRANSPOSE_TILE x TRANSPOSE_TILE between those two dimensions, so that both sides touch whole cache lines.
+ *    TRANSPOSE_TILE x TRANSPOSE_TILE between those two dimensions through a local buffer, so that both sides are
+ *    read and written in contiguous runs of whole cache lines.
  * The backward pass walks the same way with the roles swapped: dinp[input index] += dout[output index]. */
 #include "kernels/shape/shape.h"
 
@@ -80,22 +81,30 @@ static void permute_rows(float *out, float *inp, const perm_plan *p, bool backwa
   }
 }
 
-/* One tile between output dimension q (contiguous in the input) and the last output dimension (strided in it). */
+/* One tile between output dimension q (contiguous in the input) and the last output dimension (strided in it),
+ * staged through a local buffer so that both sides are read and written in contiguous runs: walking the strided
+ * side element by element would touch nl cache lines per step, and with a power-of-two stride those lines fall in
+ * one cache set and evict each other. */
 static void permute_tile(float *LEAP_RESTRICT out, float *LEAP_RESTRICT inp, int64_t oq, int64_t il, int64_t nq,
                          int64_t nl, bool backward) {
-  for (int64_t a = 0; a < nq; a++)
-    for (int64_t b = 0; b < nl; b++) {
-      if (backward)
-        inp[a + b * il] += out[a * oq + b];
-      else
-        out[a * oq + b] = inp[a + b * il];
-    }
+  float buf[TRANSPOSE_TILE][TRANSPOSE_TILE];
+  if (!backward) {
+    for (int64_t b = 0; b < nl; b++)
+      for (int64_t a = 0; a < nq; a++) buf[b][a] = inp[a + b * il];
+    for (int64_t a = 0; a < nq; a++)
+      for (int64_t b = 0; b < nl; b++) out[a * oq + b] = buf[b][a];
+  } else {
+    for (int64_t a = 0; a < nq; a++)
+      for (int64_t b = 0; b < nl; b++) buf[b][a] = out[a * oq + b];
+    for (int64_t b = 0; b < nl; b++)
+      for (int64_t a = 0; a < nq; a++) inp[a + b * il] += buf[b][a];
+  }
 }
 
 static void permute_tiled(float *out, float *inp, const perm_plan *p, int q, bool backward) {
   int l = p->nd - 1;
-  int64_t tq = (p->size[q] + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE, tl = (p->size[l] + TRANSPOSE_TILE - 1) /
-                                                                        TRANSPOSE_TILE;
+  int64_t tq = (p->size[q] + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE,
+          tl = (p->size[l] + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE;
   int64_t total = p->ostride[0] * p->size[0], outer = total / (p->size[q] * p->size[l]);
   LEAP_VEC_OMP_FOR_IF(total >= LEAP_VEC_PARALLEL_MIN)
   for (int64_t t = 0; t < outer * tq * tl; t++) {
@@ -127,8 +136,7 @@ void leap_transpose_forward_cpu(float *out, const float *inp, const int64_t *in_
   permute(out, (float *)inp, in_shape, perm, ndim, false);
 }
 
-void leap_transpose_backward_cpu(float *dinp, const float *dout, const int64_t *in_shape, const int *perm,
-                                 int ndim) {
+void leap_transpose_backward_cpu(float *dinp, const float *dout, const int64_t *in_shape, const int *perm, int ndim) {
   permute((float *)dout, dinp, in_shape, perm, ndim, true);
 }
 
@@ -170,8 +178,8 @@ void leap_slice_forward_cpu(float *out, const float *inp, int64_t outer, int64_t
   for (int64_t o = 0; o < outer; o++) copy_run(out + o * len, inp + (o * dim + start) * inner, len, false);
 }
 
-void leap_slice_backward_cpu(float *dinp, const float *dout, int64_t outer, int64_t dim, int64_t inner,
-                             int64_t start, int64_t end) {
+void leap_slice_backward_cpu(float *dinp, const float *dout, int64_t outer, int64_t dim, int64_t inner, int64_t start,
+                             int64_t end) {
   int64_t len = (end - start) * inner;
   LEAP_VEC_OMP_FOR_IF(outer > 1 && outer * len >= LEAP_VEC_PARALLEL_MIN)
   for (int64_t o = 0; o < outer; o++) copy_run(dinp + (o * dim + start) * inner, dout + o * len, len, true);

@@ -11,7 +11,11 @@ static const struct {
   int (*run)(int argc, char **argv);
   const char *summary;
 } g_commands[] = {
+    {"train", leap_cli_train, "train the model a config describes (leap train --help)"},
+    {"compare", leap_cli_compare, "end-to-end versus pipeline on one config (leap compare --help)"},
+    {"eval", leap_cli_eval, "evaluate saved weights on the test group (leap eval --help)"},
     {"bench", leap_cli_bench, "time the benchmark workloads W1-W5 (leap bench --help)"},
+    {"data", leap_cli_data, "make, convert and inspect HDF5 datasets (leap data --help)"},
     {"demo", leap_cli_demo, "train a tiny GPT on a built-in sequence task (leap demo --help)"},
 };
 

@@ -52,7 +52,9 @@ const char *leap_st_dtype_name(leap_st_dtype dtype) {
   return (unsigned)dtype < LEAP_ST_DTYPE_COUNT ? st_dtypes[dtype].name : "?";
 }
 
-size_t leap_st_dtype_size(leap_st_dtype dtype) { return (unsigned)dtype < LEAP_ST_DTYPE_COUNT ? st_dtypes[dtype].size : 0; }
+size_t leap_st_dtype_size(leap_st_dtype dtype) {
+  return (unsigned)dtype < LEAP_ST_DTYPE_COUNT ? st_dtypes[dtype].size : 0;
+}
 
 int leap_st_dtype_from_name(const char *name) {
   for (int i = 0; i < LEAP_ST_DTYPE_COUNT; i++)
@@ -304,8 +306,9 @@ static leap_status st_check_tiling(const leap_st_reader *r, leap_error *err) {
   for (int64_t i = 0; i < r->count && err->status == LEAP_OK; i++) {
     const leap_st_tensor_info *t = order[i];
     if (t->begin < pos)
-      leap_error_set(err, LEAP_ERR_FORMAT, "%s: tensor '%s': data_offsets [%llu, %llu) overlap tensor '%s' [%llu, %llu)",
-                     r->path, t->name, (unsigned long long)t->begin, (unsigned long long)t->end, prev->name,
+      leap_error_set(err, LEAP_ERR_FORMAT,
+                     "%s: tensor '%s': data_offsets [%llu, %llu) overlap tensor '%s' [%llu, %llu)", r->path, t->name,
+                     (unsigned long long)t->begin, (unsigned long long)t->end, prev->name,
                      (unsigned long long)prev->begin, (unsigned long long)prev->end);
     else if (t->begin > pos)
       leap_error_set(err, LEAP_ERR_FORMAT, "%s: data bytes [%llu, %llu) before tensor '%s' belong to no tensor",
@@ -507,7 +510,8 @@ leap_status leap_st_read_f32(leap_st_reader *r, const char *name, float *dst, in
   const leap_st_tensor_info *t;
   leap_status status = st_prepare_read(r, name, numel, &t, err);
   if (status) return status;
-  if (t->dtype == LEAP_ST_F32) return leap__st_pread(r->fd, dst, t->end - t->begin, r->data_start + t->begin, r->path, err);
+  if (t->dtype == LEAP_ST_F32)
+    return leap__st_pread(r->fd, dst, t->end - t->begin, r->data_start + t->begin, r->path, err);
   if (t->dtype != LEAP_ST_F64 && t->dtype != LEAP_ST_F16 && t->dtype != LEAP_ST_BF16)
     return leap_error_set(err, LEAP_ERR_DTYPE, "%s: tensor '%s' is %s, which does not convert to F32", r->path, name,
                           leap_st_dtype_name(t->dtype));

@@ -185,7 +185,8 @@ leap_status leap_st_write(const char *path, const leap_st_entry *tensors, int64_
                           int64_t meta_count, leap_error *err) {
   leap_error local;
   leap_error_clear(&local);
-  if (st_validate(path, tensors, count, meta, meta_count, &local)) return leap_error_set(err, local.status, "%s", local.message);
+  if (st_validate(path, tensors, count, meta, meta_count, &local))
+    return leap_error_set(err, local.status, "%s", local.message);
   size_t header_len = 0;
   char *header = st_build_header(tensors, count, meta, meta_count, &header_len);
   size_t tmp_size = strlen(path) + sizeof ".tmp.XXXXXX";

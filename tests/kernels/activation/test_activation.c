@@ -49,8 +49,8 @@ static void act_backward(act_kind k, float *dx, const float *dout, const float *
 
 /* Inputs: a dense sweep of [-12, 12], then special values. */
 static void fill_inputs(float *x, int64_t n) {
-  static const float special[] = {0.0f, -0.0f, 1e-30f, -1e-30f, 1e-4f, -1e-4f, 30.0f, -30.0f, 100.0f, -100.0f,
-                                  1e6f, -1e6f};
+  static const float special[] = {0.0f,  -0.0f,  1e-30f, -1e-30f, 1e-4f, -1e-4f,
+                                  30.0f, -30.0f, 100.0f, -100.0f, 1e6f,  -1e6f};
   int64_t ns = (int64_t)(sizeof special / sizeof special[0]);
   for (int64_t i = 0; i < n; i++) x[i] = i < ns ? special[i] : -12.0f + 24.0f * (float)(i - ns) / (float)n;
 }

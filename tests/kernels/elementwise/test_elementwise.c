@@ -66,8 +66,7 @@ static void test_binary(op_kind op, const bcast_case *c) {
 
   leap_test_poison(out, n);
   forward(op, out, a, b, n, nb);
-  for (int64_t i = 0; i < n; i++)
-    want[i] = (float)(op == OP_ADD ? (double)a[i] + b[i % nb] : (double)a[i] * b[i % nb]);
+  for (int64_t i = 0; i < n; i++) want[i] = (float)(op == OP_ADD ? (double)a[i] + b[i % nb] : (double)a[i] * b[i % nb]);
   char what[128];
   snprintf(what, sizeof what, "%s forward n %lld nb %lld", name, (long long)n, (long long)nb);
   leap_test_allclose(what, out, want, n, 0.0, 1e-6);
@@ -87,7 +86,8 @@ static void test_binary(op_kind op, const bcast_case *c) {
   leap_test_allclose(what, da, want, n, 1e-6, 1e-6);
   for (int64_t j = 0; j < nb; j++) {
     double s = db0[j];
-    for (int64_t r = 0; r < n / nb; r++) s += op == OP_ADD ? dout[r * nb + j] : (double)dout[r * nb + j] * a[r * nb + j];
+    for (int64_t r = 0; r < n / nb; r++)
+      s += op == OP_ADD ? dout[r * nb + j] : (double)dout[r * nb + j] * a[r * nb + j];
     want[j] = (float)s;
   }
   snprintf(what, sizeof what, "%s db n %lld nb %lld", name, (long long)n, (long long)nb);
@@ -162,7 +162,8 @@ static void run_all(op_kind op, int threads, const bcast_case *c, const float *a
 
 static void test_threads(op_kind op, const bcast_case *c) {
   int64_t n = c->n, nb = c->nb;
-  float *a = floats(n), *b = floats(nb), *dout = floats(n), *ws = floats((int64_t)leap_sum_rows_workspace_floats(n / nb, nb));
+  float *a = floats(n), *b = floats(nb), *dout = floats(n),
+        *ws = floats((int64_t)leap_sum_rows_workspace_floats(n / nb, nb));
   float *out1 = floats(n), *da1 = floats(n), *db1 = floats(nb), *out2 = floats(n), *da2 = floats(n), *db2 = floats(nb);
   leap_test_fill_normal(a, n, 1.0f, 5);
   leap_test_fill_normal(b, nb, 1.0f, 6);

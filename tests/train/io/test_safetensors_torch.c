@@ -138,7 +138,8 @@ static void test_writer_failures(void) {
 
   leap_st_entry dup[2] = {{"x", LEAP_ST_F32, 1, {1}, &b}, {"x", LEAP_ST_F32, 1, {1}, &b}};
   leap_error_clear(&err);
-  LEAP_TEST_ASSERT(leap_st_write(path, dup, 2, NULL, 0, &err) == LEAP_ERR_VALUE && strstr(err.message, "'x' is given twice"),
+  LEAP_TEST_ASSERT(leap_st_write(path, dup, 2, NULL, 0, &err) == LEAP_ERR_VALUE &&
+                       strstr(err.message, "'x' is given twice"),
                    "duplicate names: %s", err.message);
   leap_st_entry reserved = {"__metadata__", LEAP_ST_F32, 1, {1}, &b};
   leap_error_clear(&err);
@@ -220,6 +221,9 @@ static void test_python_file(void) {
   const char *number = leap_st_metadata(r, "number"), *quote = leap_st_metadata(r, "quote");
   LEAP_TEST_ASSERT(number && strcmp(number, "12") == 0, "metadata number = %s", number ? number : "(none)");
   LEAP_TEST_ASSERT(quote && strcmp(quote, "a \"b\" \\ c") == 0, "metadata quote = %s", quote ? quote : "(none)");
+  const char *unicode = leap_st_metadata(r, "unicode"); /* written as \u escapes, one a surrogate pair */
+  LEAP_TEST_ASSERT(unicode && strcmp(unicode, "\xc3\xa9\xe2\x88\x91\xf0\x9f\x98\x80") == 0, "metadata unicode = %s",
+                   unicode ? unicode : "(none)");
 
   /* Errors on reads name the file and the tensor. */
   int32_t big[2];

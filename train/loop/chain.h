@@ -1,0 +1,41 @@
+/* A chain of nets trained or evaluated as one model: a pipeline stage is a chain of one net; the end-to-end model
+ * and pipeline+finetune are chains of several (each net feeding the next). The nets belong to the caller; the
+ * chain only says how they connect, which data field feeds the first and which field the last is trained on. */
+#ifndef LEAP_TRAIN_LOOP_CHAIN_H
+#define LEAP_TRAIN_LOOP_CHAIN_H
+
+#include "models/net.h"
+#include "train/config/run_config.h"
+
+typedef struct leap_chain {
+  char name[LEAP_CFG_NAME];          /* "e2e", "pipeline.perceive", "pipeline+finetune" */
+  int n_nets;
+  leap_net *nets[LEAP_CFG_MAX_STAGES];
+  char input[LEAP_CFG_NAME];         /* the field fed to nets[0] */
+  char target[LEAP_CFG_NAME];        /* the field the output is compared with */
+  leap_loss_kind loss;
+  leap_params *params;               /* every parameter of the nets (what the optimizer trains) */
+} leap_chain;
+
+/* x -> nets[0] -> ... -> nets[n-1]. */
+leap_tensor *leap_chain_forward(const leap_chain *chain, leap_ctx *ctx, leap_tensor *x);
+/* The chain's loss on one batch: MSE against f32 targets or cross-entropy against i32 targets. */
+leap_tensor *leap_chain_loss(const leap_chain *chain, leap_ctx *ctx, leap_tensor *x, leap_tensor *target);
+
+/* A whole array on the host (a field read from a file, or a chain's predictions). */
+typedef struct leap_host_array {
+  leap_dtype dtype; /* f32 or i32 */
+  int ndim;
+  int64_t shape[LEAP_MAX_DIMS];
+  void *data;       /* owned */
+} leap_host_array;
+
+void leap_host_array_free(leap_host_array *a);
+/* Reads every sample of a field of a group, prepared as the config says (normalised images, NHWC). */
+leap_status leap_read_field(const leap_run_config *cfg, const char *group, const char *field, leap_host_array *out,
+                            leap_error *err);
+/* Runs the chain in no-grad eval mode over inputs in batches of `batch`, returning its outputs (N, ...). */
+leap_status leap_chain_predict(leap_runtime *rt, const leap_chain *chain, const leap_host_array *inputs,
+                               int64_t batch, leap_host_array *out, leap_error *err);
+
+#endif
