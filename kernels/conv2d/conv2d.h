@@ -1,4 +1,4 @@
-/* 2-D convolution over NHWC feature maps, as im2col + sgemm.
+/* 2-D convolution over NHWC feature maps, as im2col + sgemm (register tiles for layers with few channels).
  *
  * Layout. Input (N,H,W,C), weight (K,R,S,C), bias (K), output (N,P,Q,K) with P = (H + 2*pad_h - R)/stride_h + 1
  * and Q = (W + 2*pad_w - S)/stride_w + 1. With the weight in (K,R,S,C) order, the receptive field of one output

@@ -2,7 +2,9 @@
  * checks of dinp, dweight and dbias, accumulation into existing gradients, NULL gradients, and bit-identical
  * results on 1 and 2 threads. The table covers 1x1 (direct and strided), 3x3, 5x5, 7x7, rectangular kernels,
  * strides 1-3, padding 0-3 (including padding wider than the kernel), C = 3, odd sizes, and shapes large enough to
- * use several chunks, several images per backward-data item, and bands of output lines. */
+ * use several chunks, several images per backward-data item and bands of output lines. Both forward algorithms
+ * are covered: register tiles (C <= 4 or K <= 32, including K not a multiple of the vector width) and im2col +
+ * sgemm (the rest). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +31,13 @@ static const conv_case CASES[] = {
     {"3x5 stride (2,1) pad (0,2)", 2, 8, 7, 3, 5, 3, 5, 2, 1, 0, 2},
     {"2x2 stride 3", 2, 8, 8, 3, 4, 2, 2, 3, 3, 0, 0},
     {"many small images", 17, 5, 5, 4, 3, 3, 3, 1, 1, 1, 1},
-    {"banded 3x3", 2, 40, 38, 64, 6, 3, 3, 1, 1, 1, 1},
-    {"banded 5x5 stride 2", 2, 45, 41, 48, 5, 5, 5, 2, 2, 2, 2},
+    {"small C wide, K tail", 2, 6, 29, 3, 20, 3, 3, 1, 1, 1, 1},
+    {"small C 5x5 stride 2", 2, 9, 40, 2, 5, 5, 5, 2, 2, 2, 2},
+    {"small C K37 pad 0", 1, 5, 30, 4, 37, 3, 3, 1, 1, 0, 0},
+    {"im2col forward 3x3", 2, 7, 9, 6, 40, 3, 3, 1, 1, 1, 1},
+    {"im2col forward 7x7 stride 2", 2, 11, 13, 5, 33, 7, 7, 2, 2, 3, 3},
+    {"banded 3x3", 2, 40, 38, 64, 36, 3, 3, 1, 1, 1, 1},
+    {"banded 5x5 stride 2", 2, 45, 41, 48, 33, 5, 5, 2, 2, 2, 2},
 };
 
 typedef struct conv_data {
