@@ -215,7 +215,6 @@ bool leap_robot_inverse_kinematics(float *theta1, float *theta2, float x, float 
   if (c2 < -1.0 || c2 > 1.0) return false;
   double t2 = -acos(c2);
   double t1 = atan2(dy, dx) - atan2(l2 * sin(t2), l1 + l2 * cos(t2));
-  if (t1 < 0.0) t1 += 2.0 * M_PI;
   *theta1 = (float)t1, *theta2 = (float)t2;
   return true;
 }

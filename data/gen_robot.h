@@ -10,9 +10,10 @@
  * the cap, in another colour. The arm's base sits at (32, 66), just below the picture's bottom edge; link 1 (30 px)
  * turns by theta1 from the x axis, link 2 (26 px) by theta2 relative to link 1, and the wrist by theta3 relative to
  * link 2, so the gripper's heading is theta1 + theta2 + theta3 = psi. The inverse kinematics takes the elbow-up
- * solution (theta2 <= 0: the elbow lies above the line from the base to the can); theta1 then lies in (0, 2 pi)
- * without a jump over the reachable region. The can is placed only where the arm reaches (at most 55 px from the
- * base) and wholly inside the picture. */
+ * solution: theta2 <= 0, so the elbow lies counter-clockwise of the line from the base to the can (above it for a
+ * can to the right). As every can lies above the base, theta1 then lies in (0, 2 pi) with no jump anywhere in the
+ * reachable region. The can is placed only where the arm reaches (at most 55 px from the base) and wholly inside
+ * the picture. */
 #ifndef LEAP_DATA_GEN_ROBOT_H
 #define LEAP_DATA_GEN_ROBOT_H
 
