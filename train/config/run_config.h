@@ -1,5 +1,5 @@
-/* A run's whole configuration, resolved from a YAML recipe (configs/*.yaml) and --set overrides: the task, the data
- * (file, groups, which datasets are inputs, targets and intermediates, and how each is prepared), the stages
+/* A run's whole configuration, resolved from a YAML recipe (a file in configs/) and --set overrides: the task, the
+ * data (file, groups, which datasets are inputs, targets and intermediates, and how each is prepared), the stages
  * (input, output, network, loss), the end-to-end network, training and comparison settings, and the output.
  *
  * Every key is documented in docs/configs.md. leap_run_config_load reports an unknown key, a wrong type or a
@@ -28,6 +28,8 @@ typedef struct leap_field_config {
   int n_channels;
   float mean[4], std[4];
   bool nchw;                 /* stored (N,C,H,W) */
+  int vocab;                 /* i32 fields: how many token (class) ids there are, the width of a net predicting
+                              * them; 0 for f32 fields */
 } leap_field_config;
 
 typedef struct leap_data_config {
@@ -45,7 +47,9 @@ typedef struct leap_data_config {
 typedef struct leap_stage_config {
   char name[LEAP_CFG_NAME];
   int n_inputs;
-  char inputs[LEAP_CFG_MAX_STAGE_INPUTS][LEAP_CFG_NAME]; /* field names (the previous stage's output in a chain) */
+  /* Field names (the previous stage's output in a chain). Two inputs are i32 token fields, fed to the network
+   * joined along the sequence dim (first input first). */
+  char inputs[LEAP_CFG_MAX_STAGE_INPUTS][LEAP_CFG_NAME];
   char output[LEAP_CFG_NAME];                           /* the field it is trained to predict */
   leap_net_spec network;
   leap_loss_kind loss;
