@@ -8,7 +8,7 @@
 #include "data/reverse_task.h"
 #include "models/gpt.h"
 #include "train/cli/cli.h"
-#include "train/cli/progress.h"
+#include "train/loop/progress.h"
 #include "train/core/optimizer.h"
 #include "train/core/schedule.h"
 
