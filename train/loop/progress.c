@@ -1,4 +1,4 @@
-#include "train/cli/progress.h"
+#include "train/loop/progress.h"
 
 #include <time.h>
 #include <unistd.h>

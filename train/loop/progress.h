@@ -1,7 +1,7 @@
 /* The progress line of long work: step, loss, lr, throughput and ETA. On a terminal it redraws one line; in a log
  * (not a terminal) it prints a plain line every `every` steps and at the end. */
-#ifndef LEAP_TRAIN_CLI_PROGRESS_H
-#define LEAP_TRAIN_CLI_PROGRESS_H
+#ifndef LEAP_TRAIN_LOOP_PROGRESS_H
+#define LEAP_TRAIN_LOOP_PROGRESS_H
 
 #include <stdbool.h>
 #include <stdint.h>
