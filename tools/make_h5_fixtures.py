@@ -20,6 +20,10 @@ compare with ==. Keep the two in step.
   ids.h5      1000 samples in chunks of 16 (an id, an image, a float): for order, shard and coverage tests.
   errors.h5   a value too big for i32, a negative value for u8, a fraction for i32, a float64 too big for f32,
               compound and string datasets, datasets of 10 and 11 samples, a scalar dataset.
+  latest.h5   layouts.h5's 50 train images in a file of HDF5's newest format, whose chunk indexes differ: a fixed
+              array (fixed shape), an extensible array (one unlimited dimension), a version-2 B-tree (two), each
+              chunked by 8 with shuffle+gzip, and the same in chunks of 8 with the last chunk never written (its
+              samples read as the fill value, 0).
 """
 
 import argparse
@@ -145,13 +149,31 @@ def write_errors(path):
         create(f, "scalar", np.float32(1.5))
 
 
+def write_latest(path):
+    img = images(50)
+    # The newest format records times on the root group unless its creation list says not to (h5py.File has no
+    # option for it), which would make the file differ from run to run.
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_obj_track_times(False)
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_LATEST, h5py.h5f.LIBVER_LATEST)
+    with h5py.File(h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)) as f:
+        kw = dict(chunks=(8, 6, 5, 3), shuffle=True, compression="gzip")
+        create(f, "index", np.arange(50, dtype=np.int32))
+        create(f, "fixed", img, **kw)
+        create(f, "extensible", img, maxshape=(None, 6, 5, 3), **kw)
+        create(f, "btree2", img, maxshape=(None, None, 5, 3), **kw)
+        holes = f.create_dataset("holes", shape=(50, 6, 5, 3), dtype=np.uint8, track_times=False, **kw)
+        holes[:48] = img[:48]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="tests/fixtures/h5")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     for name, fn in [("dtypes", write_dtypes), ("layouts", write_layouts), ("tokens", write_tokens),
-                     ("ids", write_ids), ("errors", write_errors)]:
+                     ("ids", write_ids), ("errors", write_errors), ("latest", write_latest)]:
         path = os.path.join(args.out, name + ".h5")
         fn(path)
         print("wrote", path, os.path.getsize(path), "bytes")

@@ -48,9 +48,14 @@ typedef struct leap_loader_config {
   bool drop_last;         /* drop an epoch's last incomplete batch */
   int rank, world;        /* sharding; world 1 for a single process */
   int prefetch;           /* ready batches kept in the queue (>= 1) */
-  int threads;            /* worker threads for decompression/conversion (>= 1) */
+  int threads;            /* threads reading, inflating and converting, the prefetch thread included (>= 1) */
   double fraction;        /* use only the first fraction of the samples (data efficiency); 1 for all */
   int64_t token_windows_per_epoch; /* tokens: how many windows make an epoch (0: N / window) */
+  /* Added with the implementation (docs/data.md, "Order" and "Reading"): */
+  int64_t shuffle_buffer; /* chunk-aware shuffle: samples (whole chunks) mixed together; 0: the default, 2048 */
+  int64_t resident_bytes; /* a field stored in at most this many bytes is read whole at open; default 64 MiB */
+  int64_t cache_bytes;    /* decoded chunks of streamed fields that fit in this total stay after their first
+                             epoch; default 4 GiB; 0: every epoch decodes again */
 } leap_loader_config;
 
 /* A batch on the host, valid until the next leap_loader_next or leap_loader_close. field[i] holds n samples of
@@ -73,11 +78,11 @@ leap_status leap_loader_open(leap_loader **out, const leap_loader_config *config
 /* Samples this rank sees per epoch, and batches per epoch. */
 int64_t leap_loader_samples_per_epoch(const leap_loader *loader);
 int64_t leap_loader_batches_per_epoch(const leap_loader *loader);
-/* Total samples in the group (before sharding and fraction). */
+/* Total samples in the group (before sharding and fraction); for a token stream, its tokens. */
 int64_t leap_loader_total_samples(const leap_loader *loader);
 /* The next batch (waits for the prefetch thread); epochs roll over by themselves. */
 leap_status leap_loader_next(leap_loader *loader, leap_batch *batch, leap_error *err);
-/* Restarts at (epoch, batch index): for exact resume. */
+/* Restarts at (epoch, batch index): for exact resume. The batch last returned becomes invalid. */
 leap_status leap_loader_seek(leap_loader *loader, int64_t epoch, int64_t batch_index, leap_error *err);
 /* Stops the prefetch thread cleanly and frees everything. */
 void leap_loader_close(leap_loader *loader);
