@@ -174,6 +174,11 @@ static void w5_teardown(void *p) {
   free(s->a), free(s->b), free(s->c), free(s);
 }
 
+/* W6 lives in train/cli/bench_w6.c (it needs HDF5). */
+void *leap__bench_w6_setup(leap_runtime *rt);
+void leap__bench_w6_run(void *state);
+void leap__bench_w6_teardown(void *state);
+
 #define W3_FWD_FLOPS (0.5 * 4.0 * 4 * 8 * 512.0 * 512.0 * 64)
 #define W4_FWD_FLOPS (2.0 * 16 * 64 * 64 * 9 * 32 * 32)
 
@@ -184,5 +189,9 @@ const leap_bench_workload leap_bench_workloads[] = {
      op_teardown},
     {"W4", "conv2d fwd+bwd (N16 C64 32x32 K64 3x3)", "iters/s", 1, 3.0 * W4_FWD_FLOPS, w4_setup, op_run, op_teardown},
     {"W5", "sgemm 1024x1024x1024", "iters/s", 1, 2.0 * 1024 * 1024 * 1024, w5_setup, w5_run, w5_teardown},
+#ifdef LEAP_WITH_HDF5
+    {"W6", "HDF5 loader: shuffled f32 batches of 64 (64x64x3)", "samples/s", 64, 0, leap__bench_w6_setup,
+     leap__bench_w6_run, leap__bench_w6_teardown},
+#endif
     {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
