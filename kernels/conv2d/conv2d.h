@@ -1,4 +1,5 @@
-/* 2-D convolution over NHWC feature maps, as im2col + sgemm (register tiles for layers with few channels).
+/* 2-D convolution over NHWC feature maps, as im2col + sgemm (register tiles for layers with few channels), and
+ * Winograd F(2x2,3x3) for 3x3 stride-1 layers with 8 or more input channels (kernels/conv2d/conv2d_winograd_cpu.c).
  *
  * Layout. Input (N,H,W,C), weight (K,R,S,C), bias (K), output (N,P,Q,K) with P = (H + 2*pad_h - R)/stride_h + 1
  * and Q = (W + 2*pad_w - S)/stride_w + 1. With the weight in (K,R,S,C) order, the receptive field of one output
@@ -8,7 +9,9 @@
  *
  * Threads and workspace. The functions run on leap_kernels_threads() OpenMP threads and need a workspace of
  * leap_conv2d_workspace_floats(shape, leap_kernels_threads()) floats (one size covers both directions); it is a
- * few MB per thread whatever the batch size, because the im2col matrix is built in chunks of rows.
+ * few MB per thread whatever the batch size, because the im2col matrix and the Winograd transforms are built in
+ * chunks of rows or tiles; Winograd adds the transformed filters (16*C*K floats) and 2 to 8 partial filter gradients
+ * of that size (16 MB together at most, unless two alone are bigger, as with 512 channels in and out).
  * Results are bit-identical whatever the number of threads. */
 #ifndef LEAP_KERNELS_CONV2D_CONV2D_H
 #define LEAP_KERNELS_CONV2D_CONV2D_H
@@ -47,5 +50,39 @@ void leap_conv2d_backward_cpu(float *dinp,              /* (N,H,W,C), or NULL */
                               const float *inp,         /* (N,H,W,C) */
                               const float *weight,      /* (K,R,S,C) */
                               const leap_conv2d_shape *s, float *workspace);
+
+#ifdef LEAP_WITH_CUDA
+#include "kernels/common/cuda_common.h"
+
+LEAP_EXTERN_C_BEGIN
+
+/* The CUDA twins (docs/cuda.md): activations (inp, out, dinp, dout) are of dtype act, the weight, bias and their
+ * gradients fp32. In bf16 mode weight_lowp is the weight's bf16 copy (K,R,S,C), which the products read when given
+ * (NULL: they read the fp32 weight); fp32 mode ignores it. The TEMPORARY implicit-GEMM kernels in conv2d_cuda.cu
+ * need no im2col buffer; backward needs leap_conv2d_workspace_floats_cuda(s) floats of device workspace (forward
+ * none). Every reduction has a fixed order: results are bit-identical from run to run. */
+size_t leap_conv2d_workspace_floats_cuda(const leap_conv2d_shape *s);
+
+/* out = conv2d(inp, weight) + bias. Writes every element of out. */
+void leap_conv2d_forward_cuda(void *out,                 /* (N,P,Q,K) act */
+                              const void *inp,           /* (N,H,W,C) act */
+                              const float *weight,       /* (K,R,S,C) */
+                              const void *weight_lowp,   /* (K,R,S,C) bf16, or NULL */
+                              const float *bias,         /* (K), or NULL */
+                              const leap_conv2d_shape *s, leap_dtype act, leap_cuda_stream stream);
+
+/* ACCUMULATES dinp += dL/dinp, dweight += dL/dweight, dbias += dL/dbias; any of them may be NULL. */
+void leap_conv2d_backward_cuda(void *dinp,               /* (N,H,W,C) act, or NULL */
+                               float *dweight,           /* (K,R,S,C), or NULL */
+                               float *dbias,             /* (K), or NULL */
+                               const void *dout,         /* (N,P,Q,K) act */
+                               const void *inp,          /* (N,H,W,C) act */
+                               const float *weight,      /* (K,R,S,C) */
+                               const void *weight_lowp,  /* (K,R,S,C) bf16, or NULL */
+                               const leap_conv2d_shape *s, float *workspace, leap_dtype act,
+                               leap_cuda_stream stream);
+
+LEAP_EXTERN_C_END
+#endif
 
 #endif

@@ -4,7 +4,10 @@
  * strides 1-3, padding 0-3 (including padding wider than the kernel), C = 3, odd sizes, and shapes large enough to
  * use several chunks, several images per backward-data item and bands of output lines. Both forward algorithms
  * are covered: register tiles (C <= 4 or K <= 32, including K not a multiple of the vector width) and im2col +
- * sgemm (the rest). */
+ * sgemm (the rest). The "winograd" cases (and "banded 3x3") take the Winograd F(2x2,3x3) path of 3x3 stride-1
+ * layers with 8 or more input channels, in all three passes: odd sizes (partial 2x2 tiles), C and K not multiples
+ * of the vector width (every register-tile width and row tails), padding 0, 1 and 2 and unequal padding, N = 1,
+ * images smaller than one tile, and enough tiles for several chunks and for all of backward-filter's groups. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,13 @@ static const conv_case CASES[] = {
     {"im2col forward 7x7 stride 2", 2, 11, 13, 5, 33, 7, 7, 2, 2, 3, 3},
     {"banded 3x3", 2, 40, 38, 64, 36, 3, 3, 1, 1, 1, 1},
     {"banded 5x5 stride 2", 2, 45, 41, 48, 33, 5, 5, 2, 2, 2, 2},
+    {"winograd odd sizes pad 1", 2, 9, 11, 19, 21, 3, 3, 1, 1, 1, 1},
+    {"winograd pad 0 N=1", 1, 10, 7, 37, 50, 3, 3, 1, 1, 0, 0},
+    {"winograd pad (2,1) K70", 1, 6, 5, 16, 70, 3, 3, 1, 1, 2, 1},
+    {"winograd pad (0,1) C8", 2, 5, 8, 8, 13, 3, 3, 1, 1, 0, 1},
+    {"winograd several chunks", 3, 23, 21, 12, 9, 3, 3, 1, 1, 1, 1},
+    {"winograd 8 groups", 4, 30, 29, 16, 16, 3, 3, 1, 1, 1, 1},
+    {"winograd 1x2 image", 1, 1, 2, 16, 17, 3, 3, 1, 1, 1, 1},
 };
 
 typedef struct conv_data {

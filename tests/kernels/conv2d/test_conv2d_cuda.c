@@ -1,0 +1,319 @@
+/* conv2d CUDA kernels (conv2d_cuda.cu) against the CPU reference leap_conv2d_*_cpu: forward with and without
+ * bias, backward into gradients that start at random values (accumulation), one gradient at a time, and a second
+ * run that must give the same bits. Each case runs in three modes: fp32; bf16 activations with the weight's bf16
+ * copy (weight_lowp), against the CPU on the same bf16-rounded inputs and weight; bf16 activations reading the fp32
+ * weight (weight_lowp NULL). Outputs are poisoned (NaN) before every run, and so is the workspace. Sizes are odd
+ * and no multiple of the 64x64x16 tiles: stride 2, 1x1 (plain and strided), 7x7, C = 3, rectangular kernels, and
+ * enough output pixels to cut backward-filter into several reduction slices.
+ *
+ * Tolerances (|got - want| <= atol + rtol |want|): rtol 1e-4 in fp32 and 1e-2 in bf16; atol 1e-4 for outputs and
+ * dinp, 1e-3 for dweight and dbias (sums over every output pixel), as in the CPU test against double sums; bf16
+ * mode adds 1e-3 for its outputs' rounding. Without a CUDA device the test prints "skipped" and exits 77. */
+#include <cuda_runtime.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/common/kernel_common.h"
+#include "kernels/conv2d/conv2d.h"
+#include "tests/common/leap_test.h"
+
+/* CUDA test helpers, the same in each test_*_cuda.c of the conv/pool/norm/attention set: every device call runs on
+ * one non-blocking stream (the kernels' stream too), so the copies and kernels are ordered without device-wide
+ * synchronisation, and host data converts to and from the activation dtype on the way. */
+#define TC_CHECK(call)                                                                                   \
+  do {                                                                                                   \
+    cudaError_t tc_e_ = (call);                                                                          \
+    if (tc_e_ != cudaSuccess) {                                                                          \
+      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(tc_e_));          \
+      exit(1);                                                                                           \
+    }                                                                                                    \
+  } while (0)
+
+static cudaStream_t g_stream;
+
+/* Whether a device is there; creates the stream when it is. */
+static inline bool tc_init(void) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) return false;
+  TC_CHECK(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking));
+  return true;
+}
+
+/* x rounded to the nearest bf16 (ties to even), as __float2bfloat16 does, as bits and as a float. */
+static inline uint16_t tc_bf16_bits(float x) {
+  uint32_t u;
+  memcpy(&u, &x, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+static inline float tc_bf16_float(uint16_t b) {
+  uint32_t u = (uint32_t)b << 16;
+  float x;
+  memcpy(&x, &u, sizeof x);
+  return x;
+}
+
+/* Rounds x to bf16 in place in bf16 mode, so that the CPU reference sees exactly the device's inputs. */
+static inline void tc_round(float *x, int64_t n, leap_dtype act) {
+  if (act == LEAP_BF16)
+    for (int64_t i = 0; i < n; i++) x[i] = tc_bf16_float(tc_bf16_bits(x[i]));
+}
+
+static inline size_t tc_elem(leap_dtype act) { return act == LEAP_BF16 ? sizeof(uint16_t) : sizeof(float); }
+static inline const char *tc_name(leap_dtype act) { return act == LEAP_BF16 ? "bf16" : "f32"; }
+static inline double tc_rtol(leap_dtype act) { return act == LEAP_BF16 ? 1e-2 : 1e-4; }
+
+static inline void tc_sync(void) {
+  TC_CHECK(cudaGetLastError());
+  TC_CHECK(cudaStreamSynchronize(g_stream));
+}
+
+/* Fills n elements of dtype act with all-ones bits: NaN in f32 and in bf16. */
+static inline void tc_poison(void *d, int64_t n, leap_dtype act) {
+  TC_CHECK(cudaMemsetAsync(d, 0xFF, (size_t)n * tc_elem(act), g_stream));
+}
+
+static inline void *tc_alloc(int64_t n, leap_dtype act) {
+  void *d = NULL;
+  TC_CHECK(cudaMalloc(&d, (size_t)(n > 0 ? n : 1) * tc_elem(act)));
+  tc_poison(d, n > 0 ? n : 1, act);
+  return d;
+}
+
+/* Device buffer d (dtype act) = host floats x, converted. */
+static inline void tc_set(void *d, const float *x, int64_t n, leap_dtype act) {
+  if (n <= 0) return;
+  if (act == LEAP_BF16) {
+    uint16_t *b = malloc((size_t)n * sizeof *b);
+    for (int64_t i = 0; i < n; i++) b[i] = tc_bf16_bits(x[i]);
+    TC_CHECK(cudaMemcpyAsync(d, b, (size_t)n * sizeof *b, cudaMemcpyHostToDevice, g_stream));
+    tc_sync();
+    free(b);
+  } else {
+    TC_CHECK(cudaMemcpyAsync(d, x, (size_t)n * sizeof(float), cudaMemcpyHostToDevice, g_stream));
+    tc_sync();
+  }
+}
+
+static inline void *tc_upload(const float *x, int64_t n, leap_dtype act) {
+  void *d = tc_alloc(n, act);
+  tc_set(d, x, n, act);
+  return d;
+}
+
+/* Host floats x = device buffer d (dtype act), after everything queued on the stream. */
+static inline void tc_download(float *x, const void *d, int64_t n, leap_dtype act) {
+  if (n <= 0) return;
+  tc_sync();
+  if (act == LEAP_BF16) {
+    uint16_t *b = malloc((size_t)n * sizeof *b);
+    TC_CHECK(cudaMemcpyAsync(b, d, (size_t)n * sizeof *b, cudaMemcpyDeviceToHost, g_stream));
+    tc_sync();
+    for (int64_t i = 0; i < n; i++) x[i] = tc_bf16_float(b[i]);
+    free(b);
+  } else {
+    TC_CHECK(cudaMemcpyAsync(x, d, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost, g_stream));
+    tc_sync();
+  }
+}
+
+static inline float *tc_host(int64_t n) { return malloc((size_t)(n > 0 ? n : 1) * sizeof(float)); }
+
+static inline float *tc_dup(const float *x, int64_t n) {
+  float *y = tc_host(n);
+  memcpy(y, x, (size_t)(n > 0 ? n : 0) * sizeof(float));
+  return y;
+}
+
+/* The device result d (dtype act) against the CPU's want: within atol + rtol(act) * |want|, NaN never passing. */
+static inline void tc_expect(const char *what, const void *d, const float *want, int64_t n, leap_dtype act,
+                             double atol) {
+  float *got = tc_host(n);
+  tc_download(got, d, n, act);
+  leap_test_allclose(what, got, want, n, atol, tc_rtol(act));
+  free(got);
+}
+
+/* Two results that must be bit-identical. */
+static inline void tc_same_bits(const char *what, const float *a, const float *b, int64_t n) {
+  LEAP_TEST_ASSERT(memcmp(a, b, (size_t)(n > 0 ? n : 0) * sizeof(float)) == 0, "%s: results differ", what);
+}
+/* ---- end of the CUDA test helpers ---- */
+
+typedef struct conv_case {
+  const char *name;
+  int64_t N, H, W, C, K, R, S, sh, sw, ph, pw;
+} conv_case;
+
+static const conv_case CASES[] = {
+    {"3x3 pad 1 C3", 2, 13, 11, 3, 17, 3, 3, 1, 1, 1, 1},
+    {"7x7 stride 2 pad 3 C3", 2, 23, 19, 3, 20, 7, 7, 2, 2, 3, 3},
+    {"1x1", 3, 7, 9, 19, 33, 1, 1, 1, 1, 0, 0},
+    {"1x1 stride 2", 2, 9, 7, 21, 13, 1, 1, 2, 2, 0, 0},
+    {"3x3 stride 2", 2, 15, 17, 37, 70, 3, 3, 2, 2, 1, 1},
+    {"5x5 pad 2", 1, 9, 11, 5, 67, 5, 5, 1, 1, 2, 2},
+    {"3x5 stride (2,1) pad (0,2)", 2, 8, 7, 3, 5, 3, 5, 2, 1, 0, 2},
+    {"2x2 stride 3", 2, 8, 8, 3, 4, 2, 2, 3, 3, 0, 0},
+    {"3x3 pad 2 (beyond kernel)", 1, 4, 5, 2, 3, 3, 3, 1, 1, 2, 2},
+    {"many pixels (filter slices)", 4, 33, 35, 24, 40, 3, 3, 1, 1, 1, 1},
+    {"wide K", 1, 6, 7, 67, 130, 3, 3, 1, 1, 1, 1},
+};
+
+typedef enum conv_mode { MODE_F32, MODE_BF16_LOWP, MODE_BF16_MASTER } conv_mode;
+static const char *const MODE_NAMES[] = {"f32", "bf16 with weight_lowp", "bf16 with the fp32 weight"};
+
+/* The inputs as the device sees them (bf16-rounded in bf16 modes) and the CPU's results on them. */
+typedef struct conv_host {
+  leap_conv2d_shape s;
+  leap_dtype act;
+  int64_t n_inp, n_w, n_out;
+  float *inp, *weight, *weight_seen, *bias, *dout, *dinp0, *dw0, *db0;
+  float *out, *out_nobias, *dinp, *dw, *db;
+} conv_host;
+
+/* The device copies of the inputs and the result buffers. */
+typedef struct conv_dev {
+  void *inp, *weight_lowp, *dout, *out, *dinp;
+  float *weight, *bias, *dw, *db, *ws;
+  int64_t ws_floats;
+} conv_dev;
+
+static void host_init(conv_host *h, const conv_case *c, conv_mode mode, uint64_t seed) {
+  leap_conv2d_shape_init(&h->s, c->N, c->H, c->W, c->C, c->K, c->R, c->S, c->sh, c->sw, c->ph, c->pw);
+  h->act = mode == MODE_F32 ? LEAP_F32 : LEAP_BF16;
+  h->n_inp = c->N * c->H * c->W * c->C, h->n_w = c->K * c->R * c->S * c->C, h->n_out = c->N * h->s.P * h->s.Q * c->K;
+  h->inp = tc_host(h->n_inp), h->weight = tc_host(h->n_w), h->bias = tc_host(c->K), h->dout = tc_host(h->n_out);
+  h->dinp0 = tc_host(h->n_inp), h->dw0 = tc_host(h->n_w), h->db0 = tc_host(c->K);
+  leap_test_fill_uniform(h->inp, h->n_inp, -1.0f, 1.0f, seed);
+  leap_test_fill_uniform(h->weight, h->n_w, -0.5f, 0.5f, seed + 1);
+  leap_test_fill_uniform(h->bias, c->K, -1.0f, 1.0f, seed + 2);
+  leap_test_fill_uniform(h->dout, h->n_out, -1.0f, 1.0f, seed + 3);
+  leap_test_fill_uniform(h->dinp0, h->n_inp, -1.0f, 1.0f, seed + 4);
+  leap_test_fill_uniform(h->dw0, h->n_w, -1.0f, 1.0f, seed + 5);
+  leap_test_fill_uniform(h->db0, c->K, -1.0f, 1.0f, seed + 6);
+  tc_round(h->inp, h->n_inp, h->act);
+  tc_round(h->dout, h->n_out, h->act);
+  tc_round(h->dinp0, h->n_inp, h->act);
+  h->weight_seen = tc_dup(h->weight, h->n_w);
+  if (mode == MODE_BF16_LOWP) tc_round(h->weight_seen, h->n_w, LEAP_BF16);
+
+  float *ws = tc_host((int64_t)leap_conv2d_workspace_floats(&h->s, leap_kernels_threads()));
+  h->out = tc_host(h->n_out), h->out_nobias = tc_host(h->n_out);
+  leap_conv2d_forward_cpu(h->out, h->inp, h->weight_seen, h->bias, &h->s, ws);
+  leap_conv2d_forward_cpu(h->out_nobias, h->inp, h->weight_seen, NULL, &h->s, ws);
+  h->dinp = tc_dup(h->dinp0, h->n_inp), h->dw = tc_dup(h->dw0, h->n_w), h->db = tc_dup(h->db0, c->K);
+  leap_conv2d_backward_cpu(h->dinp, h->dw, h->db, h->dout, h->inp, h->weight_seen, &h->s, ws);
+  free(ws);
+}
+
+static void host_free(conv_host *h) {
+  float *p[] = {h->inp, h->weight, h->weight_seen, h->bias, h->dout, h->dinp0, h->dw0, h->db0, h->out,
+                h->out_nobias, h->dinp, h->dw, h->db};
+  for (size_t i = 0; i < sizeof p / sizeof *p; i++) free(p[i]);
+}
+
+static void dev_init(conv_dev *d, const conv_host *h, conv_mode mode) {
+  d->inp = tc_upload(h->inp, h->n_inp, h->act);
+  d->dout = tc_upload(h->dout, h->n_out, h->act);
+  d->weight = tc_upload(h->weight, h->n_w, LEAP_F32);
+  d->weight_lowp = mode == MODE_BF16_LOWP ? tc_upload(h->weight, h->n_w, LEAP_BF16) : NULL;
+  d->bias = tc_upload(h->bias, h->s.K, LEAP_F32);
+  d->out = tc_alloc(h->n_out, h->act);
+  d->dinp = tc_alloc(h->n_inp, h->act);
+  d->dw = tc_alloc(h->n_w, LEAP_F32);
+  d->db = tc_alloc(h->s.K, LEAP_F32);
+  d->ws_floats = (int64_t)leap_conv2d_workspace_floats_cuda(&h->s);
+  d->ws = tc_alloc(d->ws_floats, LEAP_F32);
+}
+
+static void dev_free(conv_dev *d) {
+  void *p[] = {d->inp, d->weight_lowp, d->dout, d->out, d->dinp, d->weight, d->bias, d->dw, d->db, d->ws};
+  for (size_t i = 0; i < sizeof p / sizeof *p; i++)
+    if (p[i]) TC_CHECK(cudaFree(p[i]));
+}
+
+/* Forward into a poisoned output; got = the result as floats. */
+static void run_forward(float *got, conv_dev *d, const conv_host *h, bool with_bias) {
+  tc_poison(d->out, h->n_out, h->act);
+  leap_conv2d_forward_cuda(d->out, d->inp, d->weight, d->weight_lowp, with_bias ? d->bias : NULL, &h->s, h->act,
+                           g_stream);
+  tc_download(got, d->out, h->n_out, h->act);
+}
+
+/* Backward from the random starting gradients, with the workspace poisoned; the flags pick the gradients. */
+static void run_backward(float *gi, float *gw, float *gb, conv_dev *d, const conv_host *h, bool want_i, bool want_w,
+                         bool want_b) {
+  tc_set(d->dinp, h->dinp0, h->n_inp, h->act);
+  tc_set(d->dw, h->dw0, h->n_w, LEAP_F32);
+  tc_set(d->db, h->db0, h->s.K, LEAP_F32);
+  tc_poison(d->ws, d->ws_floats, LEAP_F32);
+  leap_conv2d_backward_cuda(want_i ? d->dinp : NULL, want_w ? d->dw : NULL, want_b ? d->db : NULL, d->dout, d->inp,
+                            d->weight, d->weight_lowp, &h->s, d->ws, h->act, g_stream);
+  tc_download(gi, d->dinp, h->n_inp, h->act);
+  tc_download(gw, d->dw, h->n_w, LEAP_F32);
+  tc_download(gb, d->db, h->s.K, LEAP_F32);
+}
+
+static void check_forward(conv_dev *d, const conv_host *h, const char *name) {
+  const double atol = h->act == LEAP_BF16 ? 1e-3 : 1e-4;
+  float *a = tc_host(h->n_out), *b = tc_host(h->n_out);
+  char what[200];
+  for (int with_bias = 0; with_bias < 2; with_bias++) {
+    run_forward(a, d, h, with_bias);
+    run_forward(b, d, h, with_bias);
+    snprintf(what, sizeof what, "%s: forward %s bias", name, with_bias ? "with" : "without");
+    leap_test_allclose(what, a, with_bias ? h->out : h->out_nobias, h->n_out, atol, tc_rtol(h->act));
+    tc_same_bits(what, a, b, h->n_out);
+  }
+  free(a), free(b);
+}
+
+static void check_backward(conv_dev *d, const conv_host *h, const char *name) {
+  const int64_t n[3] = {h->n_inp, h->n_w, h->s.K};
+  const float *want[3] = {h->dinp, h->dw, h->db};
+  const char *label[3] = {"dinp", "dweight", "dbias"};
+  const double atol[3] = {h->act == LEAP_BF16 ? 1e-3 : 1e-4, 1e-3, 1e-3};
+  float *first[3], *again[3];
+  for (int i = 0; i < 3; i++) first[i] = tc_host(n[i]), again[i] = tc_host(n[i]);
+  run_backward(first[0], first[1], first[2], d, h, true, true, true);
+  run_backward(again[0], again[1], again[2], d, h, true, true, true);
+  char what[200];
+  for (int i = 0; i < 3; i++) {
+    snprintf(what, sizeof what, "%s: %s accumulated", name, label[i]);
+    leap_test_allclose(what, first[i], want[i], n[i], atol[i], tc_rtol(h->act));
+    tc_same_bits(what, first[i], again[i], n[i]);
+  }
+  /* One gradient at a time: the same bits as all three at once, the others left as they were. */
+  for (int i = 0; i < 3; i++) {
+    run_backward(again[0], again[1], again[2], d, h, i == 0, i == 1, i == 2);
+    snprintf(what, sizeof what, "%s: %s alone", name, label[i]);
+    tc_same_bits(what, first[i], again[i], n[i]);
+  }
+  for (int i = 0; i < 3; i++) free(first[i]), free(again[i]);
+}
+
+int main(void) {
+  if (!tc_init()) {
+    printf("skipped: no CUDA device\n");
+    return LEAP_TEST_SKIP_CODE;
+  }
+  for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++)
+    for (int mode = MODE_F32; mode <= MODE_BF16_MASTER; mode++) {
+      char name[160];
+      snprintf(name, sizeof name, "%s [%s]", CASES[i].name, MODE_NAMES[mode]);
+      conv_host h;
+      conv_dev d;
+      host_init(&h, &CASES[i], (conv_mode)mode, 100 + 10 * i);
+      dev_init(&d, &h, (conv_mode)mode);
+      check_forward(&d, &h, name);
+      check_backward(&d, &h, name);
+      dev_free(&d);
+      host_free(&h);
+    }
+  TC_CHECK(cudaStreamDestroy(g_stream));
+  return leap_test_finish();
+}
