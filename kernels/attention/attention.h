@@ -55,4 +55,41 @@ void leap_attention_backward_cpu(float *dq,                  /* (B,Tq,H,D), row 
                                  const int32_t *key_len,     /* (B) visible keys per batch, or NULL for all */
                                  const leap_attention_shape *s, float *workspace);
 
+#ifdef LEAP_WITH_CUDA
+#include "kernels/common/cuda_common.h"
+
+LEAP_EXTERN_C_BEGIN
+
+/* The CUDA twins (docs/cuda.md) of exactly the functions above: q, k, v, out and their gradients are of dtype act,
+ * with the row strides ldq, ldk, ldv, ldo counted in elements of that dtype; lse is fp32 and all arithmetic fp32;
+ * key_len is device memory. D is at most 256. Forward needs no workspace; backward needs
+ * leap_attention_workspace_floats_cuda(s) floats of device workspace, ACCUMULATES into dq, dk and dv (any may be
+ * NULL) and gives bit-identical results from run to run (no atomics). attention_cuda.cu is a TEMPORARY simple
+ * version that the flash kernels of issue 6 replace. */
+size_t leap_attention_workspace_floats_cuda(const leap_attention_shape *s);
+
+void leap_attention_forward_cuda(void *out,                 /* (B,Tq,H,D) act, row stride ldo */
+                                 float *lse,                /* (B,H,Tq) */
+                                 const void *q,             /* (B,Tq,H,D) act, row stride ldq */
+                                 const void *k,             /* (B,Tk,H,D) act, row stride ldk */
+                                 const void *v,             /* (B,Tk,H,D) act, row stride ldv */
+                                 const int32_t *key_len,    /* (B), or NULL for all */
+                                 const leap_attention_shape *s, leap_dtype act, leap_cuda_stream stream);
+
+void leap_attention_backward_cuda(void *dq,                 /* (B,Tq,H,D) act, row stride ldq, or NULL */
+                                  void *dk,                 /* (B,Tk,H,D) act, row stride ldk, or NULL */
+                                  void *dv,                 /* (B,Tk,H,D) act, row stride ldv, or NULL */
+                                  const void *dout,         /* (B,Tq,H,D) act, row stride ldo */
+                                  const void *q,            /* (B,Tq,H,D) act, row stride ldq */
+                                  const void *k,            /* (B,Tk,H,D) act, row stride ldk */
+                                  const void *v,            /* (B,Tk,H,D) act, row stride ldv */
+                                  const void *out,          /* (B,Tq,H,D) act, row stride ldo: forward's output */
+                                  const float *lse,         /* (B,H,Tq): forward's log-sum-exp */
+                                  const int32_t *key_len,   /* (B), or NULL for all */
+                                  const leap_attention_shape *s, float *workspace, leap_dtype act,
+                                  leap_cuda_stream stream);
+
+LEAP_EXTERN_C_END
+#endif
+
 #endif

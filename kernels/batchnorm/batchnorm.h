@@ -60,4 +60,60 @@ void leap_batchnorm_backward_eval_cpu(float *dinp,             /* (M,C), or NULL
                                       const float *running_var, /* (C) */
                                       int64_t M, int64_t C, float eps, float *workspace);
 
+#ifdef LEAP_WITH_CUDA
+#include "kernels/common/cuda_common.h"
+
+LEAP_EXTERN_C_BEGIN
+
+/* The CUDA twins (docs/cuda.md): inp, out, dinp and dout are of dtype act; gamma, beta, the statistics and the
+ * parameter gradients are fp32, and all arithmetic is fp32. Per-channel sums use the same fixed blocks as the CPU
+ * functions, in a fixed order (no atomics). workspace is device memory of leap_batchnorm_workspace_floats_cuda(M, C)
+ * floats; the backward functions ACCUMULATE into dinp, dgamma and dbeta, any of which may be NULL. */
+size_t leap_batchnorm_workspace_floats_cuda(int64_t M, int64_t C);
+
+void leap_batchnorm_forward_train_cuda(void *out,              /* (M,C) act */
+                                       float *mean,            /* (C) saved for backward */
+                                       float *invstd,          /* (C) saved for backward */
+                                       float *running_mean,    /* (C) updated in place */
+                                       float *running_var,     /* (C) updated in place */
+                                       const void *inp,        /* (M,C) act */
+                                       const float *gamma,     /* (C), or NULL */
+                                       const float *beta,      /* (C), or NULL */
+                                       int64_t M, int64_t C, float momentum, float eps, float *workspace,
+                                       leap_dtype act, leap_cuda_stream stream);
+
+void leap_batchnorm_forward_eval_cuda(void *out,               /* (M,C) act */
+                                      const void *inp,         /* (M,C) act */
+                                      const float *gamma,      /* (C), or NULL */
+                                      const float *beta,       /* (C), or NULL */
+                                      const float *running_mean, /* (C) */
+                                      const float *running_var, /* (C) */
+                                      int64_t M, int64_t C, float eps, float *workspace, leap_dtype act,
+                                      leap_cuda_stream stream);
+
+void leap_batchnorm_backward_train_cuda(void *dinp,            /* (M,C) act, or NULL */
+                                        float *dgamma,         /* (C), or NULL */
+                                        float *dbeta,          /* (C), or NULL */
+                                        const void *dout,      /* (M,C) act */
+                                        const void *inp,       /* (M,C) act */
+                                        const float *gamma,    /* (C), or NULL */
+                                        const float *mean,     /* (C) from the training forward */
+                                        const float *invstd,   /* (C) from the training forward */
+                                        int64_t M, int64_t C, float *workspace, leap_dtype act,
+                                        leap_cuda_stream stream);
+
+void leap_batchnorm_backward_eval_cuda(void *dinp,             /* (M,C) act, or NULL */
+                                       float *dgamma,          /* (C), or NULL */
+                                       float *dbeta,           /* (C), or NULL */
+                                       const void *dout,       /* (M,C) act */
+                                       const void *inp,        /* (M,C) act */
+                                       const float *gamma,     /* (C), or NULL */
+                                       const float *running_mean, /* (C) */
+                                       const float *running_var, /* (C) */
+                                       int64_t M, int64_t C, float eps, float *workspace, leap_dtype act,
+                                       leap_cuda_stream stream);
+
+LEAP_EXTERN_C_END
+#endif
+
 #endif

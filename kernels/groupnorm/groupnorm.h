@@ -35,4 +35,38 @@ void leap_groupnorm_backward_cpu(float *dinp,           /* (N,HW,C), or NULL */
                                  const float *rstd,     /* (N,G) from forward */
                                  int64_t N, int64_t HW, int64_t C, int64_t G, float *workspace);
 
+#ifdef LEAP_WITH_CUDA
+#include "kernels/common/cuda_common.h"
+
+LEAP_EXTERN_C_BEGIN
+
+/* The CUDA twins (docs/cuda.md): inp, out, dinp and dout are of dtype act; gamma, beta, mean, rstd and the
+ * parameter gradients are fp32, and all arithmetic is fp32. Sums use the CPU's fixed blocks in a fixed order (no
+ * atomics). workspace is device memory of leap_groupnorm_workspace_floats_cuda(N, HW, C) floats; backward
+ * ACCUMULATES into dinp, dgamma and dbeta, any of which may be NULL. */
+size_t leap_groupnorm_workspace_floats_cuda(int64_t N, int64_t HW, int64_t C);
+
+void leap_groupnorm_forward_cuda(void *out,             /* (N,HW,C) act */
+                                 float *mean,           /* (N,G) saved for backward */
+                                 float *rstd,           /* (N,G) saved for backward */
+                                 const void *inp,       /* (N,HW,C) act */
+                                 const float *gamma,    /* (C), or NULL */
+                                 const float *beta,     /* (C), or NULL */
+                                 int64_t N, int64_t HW, int64_t C, int64_t G, float eps, float *workspace,
+                                 leap_dtype act, leap_cuda_stream stream);
+
+void leap_groupnorm_backward_cuda(void *dinp,           /* (N,HW,C) act, or NULL */
+                                  float *dgamma,        /* (C), or NULL */
+                                  float *dbeta,         /* (C), or NULL */
+                                  const void *dout,     /* (N,HW,C) act */
+                                  const void *inp,      /* (N,HW,C) act */
+                                  const float *gamma,   /* (C), or NULL */
+                                  const float *mean,    /* (N,G) from forward */
+                                  const float *rstd,    /* (N,G) from forward */
+                                  int64_t N, int64_t HW, int64_t C, int64_t G, float *workspace, leap_dtype act,
+                                  leap_cuda_stream stream);
+
+LEAP_EXTERN_C_END
+#endif
+
 #endif

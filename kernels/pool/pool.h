@@ -59,4 +59,36 @@ void leap_global_avgpool_backward_cpu(float *dinp,      /* (N,HW,C) */
                                       const float *dout, /* (N,C) */
                                       int64_t N, int64_t HW, int64_t C);
 
+#ifdef LEAP_WITH_CUDA
+#include "kernels/common/cuda_common.h"
+
+LEAP_EXTERN_C_BEGIN
+
+/* The CUDA twins (docs/cuda.md): inputs, outputs and their gradients are of dtype act; argmax stays int32. They
+ * need no workspace, never scatter (backward gathers from the covering windows) and give the same results as the
+ * CPU functions above, summed in the same order; the backward functions ACCUMULATE as theirs do. */
+void leap_maxpool_forward_cuda(void *out,               /* (N,P,Q,C) act */
+                               int32_t *argmax,         /* (N,P,Q,C) saved for backward */
+                               const void *inp,         /* (N,H,W,C) act */
+                               const leap_pool_shape *s, leap_dtype act, leap_cuda_stream stream);
+void leap_maxpool_backward_cuda(void *dinp,             /* (N,H,W,C) act */
+                                const void *dout,       /* (N,P,Q,C) act */
+                                const int32_t *argmax,  /* (N,P,Q,C) from forward */
+                                const leap_pool_shape *s, leap_dtype act, leap_cuda_stream stream);
+void leap_avgpool_forward_cuda(void *out,               /* (N,P,Q,C) act */
+                               const void *inp,         /* (N,H,W,C) act */
+                               const leap_pool_shape *s, leap_dtype act, leap_cuda_stream stream);
+void leap_avgpool_backward_cuda(void *dinp,             /* (N,H,W,C) act */
+                                const void *dout,       /* (N,P,Q,C) act */
+                                const leap_pool_shape *s, leap_dtype act, leap_cuda_stream stream);
+void leap_global_avgpool_forward_cuda(void *out,        /* (N,C) act */
+                                      const void *inp,  /* (N,HW,C) act */
+                                      int64_t N, int64_t HW, int64_t C, leap_dtype act, leap_cuda_stream stream);
+void leap_global_avgpool_backward_cuda(void *dinp,      /* (N,HW,C) act */
+                                       const void *dout, /* (N,C) act */
+                                       int64_t N, int64_t HW, int64_t C, leap_dtype act, leap_cuda_stream stream);
+
+LEAP_EXTERN_C_END
+#endif
+
 #endif
