@@ -1,4 +1,4 @@
-/* leap bench: the workloads of the benchmark table (W1-W5 on the CPU), timed the same way each time: 3 warm-up
+/* leap bench: the workloads of the benchmark table (W1-W6 on the CPU; W1-W5 and G1-G5 on CUDA, in bf16), timed the same way each time: 3 warm-up
  * iterations, then at least 20 timed ones (and at least ~1 s), reporting the median. */
 #include <math.h>
 #include <stdio.h>
@@ -27,14 +27,16 @@ static int compare_doubles(const void *a, const void *b) {
 }
 
 /* Median seconds per iteration of w->run. */
-static double time_workload(const leap_bench_workload *w, void *state, int *iters_out) {
+static double time_workload(const leap_bench_workload *w, void *state, const leap_runtime *rt, int *iters_out) {
   for (int i = 0; i < BENCH_WARMUP; i++) w->run(state);
+  leap_runtime_sync(rt);
   int cap = 1000, n = 0;
   double *times = malloc(sizeof(double) * (size_t)cap);
   double start = now_seconds();
   while (n < cap && (n < BENCH_MIN_ITERS || now_seconds() - start < BENCH_MIN_SECONDS)) {
     double t0 = now_seconds();
     w->run(state);
+    leap_runtime_sync(rt);
     times[n++] = now_seconds() - t0;
   }
   qsort(times, (size_t)n, sizeof(double), compare_doubles);
@@ -86,14 +88,14 @@ int leap_cli_bench(int argc, char **argv) {
   }
   int ran = 0;
   for (const leap_bench_workload *w = leap_bench_workloads; w->id; w++) {
-    if (!selected(only, w->id)) continue;
+    if (!selected(only, w->id) || !(w->devices & (device == LEAP_CPU ? LEAP_BENCH_CPU : LEAP_BENCH_CUDA))) continue;
     void *state = w->setup(&rt);
     if (!state) {
       fprintf(stderr, "leap: bench: %s could not be set up\n", w->id);
       return 1;
     }
     int iters = 0;
-    double sec = time_workload(w, state, &iters);
+    double sec = time_workload(w, state, &rt, &iters);
     w->teardown(state);
     double throughput = w->items_per_iter / sec, gflops = w->flops_per_iter > 0 ? w->flops_per_iter / sec * 1e-9 : 0;
     if (json)

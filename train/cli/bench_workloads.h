@@ -4,7 +4,11 @@
 
 #include "train/core/runtime.h"
 
+#define LEAP_BENCH_CPU 1
+#define LEAP_BENCH_CUDA 2
+
 typedef struct leap_bench_workload {
+  int devices; /* LEAP_BENCH_CPU | LEAP_BENCH_CUDA: where the workload is defined */
   const char *id, *name, *unit;
   double items_per_iter; /* tokens, images, or 1 for "per op" */
   double flops_per_iter; /* 0 when not reported */

@@ -17,7 +17,17 @@ void leap_ctx_init(leap_ctx *ctx, leap_runtime *rt, uint64_t seed) {
   leap_tape_init(&ctx->tape);
   ctx->grad_enabled = true;
   ctx->training = true;
+  ctx->act = LEAP_F32;
   ctx->seed = seed;
+}
+
+leap_status leap_ctx_set_precision(leap_ctx *ctx, leap_dtype act) {
+  if (act != LEAP_F32 && act != LEAP_BF16)
+    return leap_error_set(&ctx->err, LEAP_ERR_DTYPE, "precision must be f32 or bf16, not %s", leap_dtype_name(act));
+  if (act == LEAP_BF16 && ctx->device != LEAP_CUDA)
+    return leap_error_set(&ctx->err, LEAP_ERR_UNSUPPORTED, "bf16 mixed precision needs a CUDA device");
+  ctx->act = act;
+  return LEAP_OK;
 }
 
 void leap_ctx_free(leap_ctx *ctx) {
@@ -67,10 +77,10 @@ leap_status leap_backward_with_grad(leap_ctx *ctx, leap_tensor *out, const leap_
   if (!out || !out->requires_grad)
     return leap_error_set(&ctx->err, LEAP_ERR_VALUE, "backward: the tensor does not require a gradient");
   char d1[128], d2[128];
-  if (!leap_tensor_same_shape(out, grad) || grad->dtype != LEAP_F32)
+  if (!leap_tensor_same_shape(out, grad) || grad->dtype != out->dtype || grad->device != out->device)
     return leap_error_set(&ctx->err, LEAP_ERR_SHAPE, "backward: gradient %s does not match %s",
                           leap_tensor_describe(grad, d1, sizeof d1), leap_tensor_describe(out, d2, sizeof d2));
-  float *g = leap__grad(ctx, out);
+  void *g = leap__grad(ctx, out);
   leap_device_copy(ctx->device, g, grad->device, grad->data, leap_tensor_bytes(grad));
   leap__tape_backward(ctx);
   return ctx->err.status;

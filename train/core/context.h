@@ -22,6 +22,7 @@ typedef struct leap_ctx {
   leap_tape tape;
   bool grad_enabled;  /* false: no-grad mode, nothing is recorded */
   bool training;      /* dropout active, batch norm uses batch statistics */
+  leap_dtype act;     /* activation dtype: f32, or bf16 for mixed precision on CUDA */
   uint64_t seed;      /* for dropout: each dropout call draws fresh counters from rng_offset */
   uint64_t rng_offset;
   leap_error err;
@@ -29,6 +30,8 @@ typedef struct leap_ctx {
 
 void leap_ctx_init(leap_ctx *ctx, leap_runtime *rt, uint64_t seed);
 void leap_ctx_free(leap_ctx *ctx);
+/* Mixed precision: LEAP_BF16 activations (CUDA only; parameters stay fp32 masters) or LEAP_F32 (the default). */
+leap_status leap_ctx_set_precision(leap_ctx *ctx, leap_dtype act);
 /* Forgets the previous step: resets the arenas and the tape, clears the error. */
 void leap_ctx_begin_step(leap_ctx *ctx);
 static inline bool leap_ctx_ok(const leap_ctx *ctx) { return ctx->err.status == LEAP_OK; }

@@ -27,7 +27,8 @@
   X(CONCAT, concat)                     \
   X(SLICE, slice)                       \
   X(DROPOUT, dropout)                   \
-  X(ATTENTION, attention)
+  X(ATTENTION, attention)               \
+  X(CAST, cast)
 
 typedef enum leap_op {
 #define LEAP_OP_ENUM(upper, lower) LEAP_OP_##upper,

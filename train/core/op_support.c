@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "train/core/cuda_state.h"
 #include "train/core/device_memory.h"
 
 leap_tensor *leap__fail(leap_ctx *ctx, leap_status status, const char *op, const char *fmt, ...) {
@@ -31,12 +32,30 @@ bool leap__check_inputs(leap_ctx *ctx, const char *op, int n, leap_tensor *const
       return false;
     }
   }
-  if (ctx->device != LEAP_CPU) {
-    /* The CUDA kernels of the engine's ops arrive with the CUDA backend (issue 5); until then say so plainly. */
-    leap__fail(ctx, LEAP_ERR_UNSUPPORTED, op, "no CUDA kernel in this version of leap; use --device cpu");
-    return false;
-  }
   return true;
+}
+
+bool leap__check_float(leap_ctx *ctx, const char *op, const leap_tensor *t) {
+  if (t->dtype == LEAP_F32 || (t->dtype == LEAP_BF16 && ctx->act == LEAP_BF16)) return true;
+  char desc[128];
+  leap__fail(ctx, LEAP_ERR_DTYPE, op, "%s must be f32%s", leap_tensor_describe(t, desc, sizeof desc),
+             ctx->act == LEAP_BF16 ? " or bf16" : "");
+  return false;
+}
+
+leap_cuda_stream leap__stream(const leap_ctx *ctx) { return ctx->rt->cuda ? ctx->rt->cuda->stream : NULL; }
+
+leap_cuda_blas *leap__blas(const leap_ctx *ctx) { return ctx->rt->cuda ? ctx->rt->cuda->blas : NULL; }
+
+const void *leap__weight_lowp(leap_ctx *ctx, leap_tensor *weight) {
+  if (ctx->act != LEAP_BF16 || weight->dtype != LEAP_F32) return NULL;
+  if (!weight->lowp) {
+    leap_error err = {0};
+    weight->lowp = leap_tensor_create(weight->device, LEAP_BF16, weight->ndim, weight->shape, NULL, false, &err);
+    LEAP_ASSERT(weight->lowp != NULL, "%s", err.message);
+    leap__tensor_refresh_lowp(weight);
+  }
+  return weight->lowp->data;
 }
 
 bool leap__check_dtype(leap_ctx *ctx, const char *op, const leap_tensor *t, leap_dtype dtype) {
@@ -77,6 +96,17 @@ leap_tensor *leap__new_tensor(leap_ctx *ctx, leap_dtype dtype, int ndim, const i
   return t;
 }
 
+const void *leap__host_view(leap_ctx *ctx, const leap_tensor *t) {
+  if (t->device == LEAP_CPU) return t->data;
+  void *host = leap_arena_alloc(&ctx->meta, leap_tensor_bytes(t));
+  leap_tensor_to_host(host, t);
+  return host;
+}
+
+leap_tensor *leap__new_act(leap_ctx *ctx, int ndim, const int64_t *shape) {
+  return leap__new_tensor(ctx, ctx->act, ndim, shape);
+}
+
 leap_tensor *leap__new_like(leap_ctx *ctx, const leap_tensor *t) {
   return leap__new_tensor(ctx, t->dtype, t->ndim, t->shape);
 }
@@ -101,13 +131,13 @@ leap_tape_record *leap__record(leap_ctx *ctx, leap_op op, leap_tensor *out, int 
   return rec;
 }
 
-float *leap__grad(leap_ctx *ctx, leap_tensor *t) {
+void *leap__grad(leap_ctx *ctx, leap_tensor *t) {
   if (!t || !t->requires_grad) return NULL;
   if (!t->grad) {
     LEAP_ASSERT(!t->long_lived, "parameter '%s' requires a gradient but has no buffer", t->name ? t->name : "?");
-    leap_tensor *g = leap__new_tensor(ctx, LEAP_F32, t->ndim, t->shape);
+    leap_tensor *g = leap__new_tensor(ctx, t->dtype, t->ndim, t->shape);
     leap_device_memset_zero(ctx->device, g->data, leap_tensor_bytes(g));
     t->grad = g;
   }
-  return (float *)t->grad->data;
+  return t->grad->data;
 }

@@ -48,6 +48,9 @@ leap_tensor *leap_reshape(leap_ctx *ctx, leap_tensor *x, int ndim, const int64_t
 leap_tensor *leap_transpose(leap_ctx *ctx, leap_tensor *x, const int *perm);
 leap_tensor *leap_concat(leap_ctx *ctx, int n, leap_tensor *const *xs, int axis);
 leap_tensor *leap_slice(leap_ctx *ctx, leap_tensor *x, int axis, int64_t start, int64_t end);
+/* The same values in another floating-point dtype (f32 <-> bf16 on CUDA; on the CPU only f32). Gradients flow
+ * back converted. Inputs enter a bf16 pass through it. */
+leap_tensor *leap_cast(leap_ctx *ctx, leap_tensor *x, leap_dtype dtype);
 /* Zeroes each element with probability p and scales the rest by 1/(1-p), in training mode only. */
 leap_tensor *leap_dropout(leap_ctx *ctx, leap_tensor *x, float p);
 

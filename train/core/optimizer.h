@@ -29,6 +29,10 @@ typedef struct leap_optimizer {
   leap_tensor **state_b; /* per parameter: AdamW's second moment */
   int n_state;
   int64_t step;          /* optimizer steps taken */
+  /* On a CUDA device: the stream the updates run on, a device double for the global norm and its workspace. */
+  struct CUstream_st *cuda_stream;
+  double *cuda_total;
+  float *cuda_workspace;
 } leap_optimizer;
 
 leap_status leap_optimizer_create(leap_optimizer *opt, leap_params *params, const leap_optimizer_config *config,

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kernels/common/kernel_common.h"
+#include "train/core/cuda_state.h"
 #include "train/core/device_memory.h"
 
 leap_status leap_runtime_init(leap_runtime *rt, leap_device device, int threads, leap_error *err) {
@@ -19,13 +20,21 @@ leap_status leap_runtime_init(leap_runtime *rt, leap_device device, int threads,
     );
   if (threads > 0) leap_kernels_set_threads(threads);
   rt->threads = leap_kernels_threads();
+  if (device == LEAP_CUDA) return leap__cuda_state_create(&rt->cuda, err);
   return LEAP_OK;
 }
 
-void leap_runtime_free(leap_runtime *rt) { memset(rt, 0, sizeof *rt); }
+void leap_runtime_free(leap_runtime *rt) {
+  leap__cuda_state_destroy(rt->cuda);
+  memset(rt, 0, sizeof *rt);
+}
 
 int leap_device_from_name(const char *name) {
   if (!strcmp(name, "cpu")) return LEAP_CPU;
   if (!strcmp(name, "cuda")) return LEAP_CUDA;
   return -1;
+}
+
+void leap_runtime_sync(const leap_runtime *rt) {
+  if (rt->cuda) leap__cuda_state_sync(rt->cuda);
 }

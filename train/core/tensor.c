@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "train/core/device_memory.h"
+#ifdef LEAP_WITH_CUDA
+#include "kernels/elementwise/elementwise.h"
+#endif
 
 size_t leap_dtype_size(leap_dtype dtype) {
   switch (dtype) {
@@ -99,6 +102,7 @@ void leap_tensor_destroy(leap_tensor *t) {
   if (!t) return;
   LEAP_ASSERT(t->long_lived, "leap_tensor_destroy on an arena tensor");
   leap_tensor_destroy(t->grad);
+  leap_tensor_destroy(t->lowp);
   leap_device_free(t->device, t->data);
   free((char *)t->name);
   free(t);
@@ -118,3 +122,10 @@ void leap_tensor_from_host(leap_tensor *dst, const void *src) {
 }
 
 void leap_tensor_zero(leap_tensor *t) { leap_device_memset_zero(t->device, t->data, leap_tensor_bytes(t)); }
+
+void leap__tensor_refresh_lowp(leap_tensor *t) {
+  if (!t->lowp) return;
+#ifdef LEAP_WITH_CUDA
+  leap_cast_cuda(t->lowp->data, LEAP_BF16, t->data, LEAP_F32, leap_tensor_numel(t), NULL);
+#endif
+}

@@ -10,16 +10,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/common/dtype.h"
 #include "train/core/error.h"
 
 #define LEAP_MAX_DIMS 5
 
-typedef enum leap_dtype { LEAP_F32 = 0, LEAP_BF16, LEAP_I32, LEAP_U8 } leap_dtype;
 typedef enum leap_device { LEAP_CPU = 0, LEAP_CUDA } leap_device;
 
 typedef struct leap_tensor {
   void *data;
-  struct leap_tensor *grad; /* same shape, f32 on the CPU; NULL until a gradient exists or when not needed */
+  struct leap_tensor *grad; /* same shape; f32 for parameters; NULL until a gradient exists or when not needed */
+  struct leap_tensor *lowp; /* a parameter's bf16 copy for bf16 matrix products on CUDA; NULL otherwise */
   int64_t shape[LEAP_MAX_DIMS];
   int ndim;
   leap_dtype dtype;
@@ -53,6 +54,8 @@ void leap_tensor_copy(leap_tensor *dst, const leap_tensor *src);
 void leap_tensor_to_host(void *dst, const leap_tensor *src);
 void leap_tensor_from_host(leap_tensor *dst, const void *src);
 void leap_tensor_zero(leap_tensor *t);
+/* Rewrites t->lowp (bf16) from t (f32) after t changed outside the optimizer (loading weights). */
+void leap__tensor_refresh_lowp(leap_tensor *t);
 
 static inline float *leap_f32(const leap_tensor *t) { return (float *)t->data; }
 static inline int32_t *leap_i32(const leap_tensor *t) { return (int32_t *)t->data; }

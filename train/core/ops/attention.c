@@ -21,7 +21,7 @@ static bool check_key_len(leap_ctx *ctx, leap_tensor *key_len, int64_t B, int64_
                leap_tensor_describe(key_len, desc, sizeof desc), (long long)B);
     return false;
   }
-  const int32_t *len = (const int32_t *)key_len->data;
+  const int32_t *len = leap__host_view(ctx, key_len);
   for (int64_t b = 0; b < B; b++)
     if (len[b] < 0 || len[b] > Tk) {
       leap__fail(ctx, LEAP_ERR_VALUE, "attention", "key_len[%lld] = %d is outside [0, %lld]", (long long)b, len[b],
@@ -31,18 +31,31 @@ static bool check_key_len(leap_ctx *ctx, leap_tensor *key_len, int64_t B, int64_
   return true;
 }
 
+/* q, k and v of the inputs: three tensors, or three column blocks of one fused qkv. */
+static void qkv_pointers(leap_tensor *const *inputs, const attention_attrs *a, const void **q, const void **k,
+                         const void **v) {
+  size_t elem = leap_dtype_size(inputs[0]->dtype), HD = (size_t)(a->shape.H * a->shape.D);
+  const char *base = inputs[0]->data;
+  *q = base;
+  *k = a->fused ? base + HD * elem : inputs[1]->data;
+  *v = a->fused ? base + 2 * HD * elem : inputs[2]->data;
+}
+
 static leap_tensor *run(leap_ctx *ctx, leap_tensor *const *inputs, int n_inputs, leap_tensor *key_len,
                         const attention_attrs *a) {
   const leap_attention_shape *s = &a->shape;
   int64_t out_shape[3] = {s->B, s->Tq, s->H * s->D};
   int64_t lse_shape[3] = {s->B, s->H, s->Tq};
-  leap_tensor *out = leap__new_tensor(ctx, LEAP_F32, 3, out_shape);
+  leap_dtype dtype = inputs[0]->dtype;
+  leap_tensor *out = leap__new_tensor(ctx, dtype, 3, out_shape);
   leap_tensor *lse = leap__new_tensor(ctx, LEAP_F32, 3, lse_shape);
-  const float *q = leap_f32(inputs[0]);
-  const float *k = a->fused ? q + s->H * s->D : leap_f32(inputs[1]);
-  const float *v = a->fused ? q + 2 * s->H * s->D : leap_f32(inputs[2]);
-  float *ws = leap__workspace(ctx, leap_attention_workspace_floats(s, leap_kernels_threads()));
-  leap_attention_forward_cpu(leap_f32(out), leap_f32(lse), q, k, v, key_len ? leap_i32(key_len) : NULL, s, ws);
+  const void *q, *k, *v;
+  qkv_pointers(inputs, a, &q, &k, &v);
+  const int32_t *len = key_len ? leap_i32(key_len) : NULL;
+  LEAP__ON_DEVICE(ctx,
+                  leap_attention_forward_cpu(out->data, leap_f32(lse), q, k, v, len, s,
+                                             leap__workspace(ctx, leap_attention_workspace_floats(s, leap_kernels_threads()))),
+                  leap_attention_forward_cuda(out->data, leap_f32(lse), q, k, v, len, s, dtype, leap__stream(ctx)));
   leap_tape_record *rec = leap__record(ctx, LEAP_OP_ATTENTION, out, n_inputs, inputs);
   if (rec) {
     rec->saved[0] = lse;
@@ -57,7 +70,7 @@ leap_tensor *leap_attention(leap_ctx *ctx, leap_tensor *q, leap_tensor *k, leap_
   leap_tensor *in[3] = {q, k, v};
   if (!leap__check_inputs(ctx, "attention", 3, in)) return NULL;
   for (int i = 0; i < 3; i++)
-    if (!leap__check_dtype(ctx, "attention", in[i], LEAP_F32) || !leap__check_ndim(ctx, "attention", in[i], 3, 3))
+    if (!leap__check_float(ctx, "attention", in[i]) || !leap__check_ndim(ctx, "attention", in[i], 3, 3))
       return NULL;
   char dq[128], dk[128], dv[128];
   int64_t B = q->shape[0], C = q->shape[2];
@@ -73,7 +86,7 @@ leap_tensor *leap_attention(leap_ctx *ctx, leap_tensor *q, leap_tensor *k, leap_
 }
 
 leap_tensor *leap_attention_qkv(leap_ctx *ctx, leap_tensor *qkv, leap_tensor *key_len, int heads, bool causal) {
-  if (!leap__check_inputs(ctx, "attention", 1, &qkv) || !leap__check_dtype(ctx, "attention", qkv, LEAP_F32) ||
+  if (!leap__check_inputs(ctx, "attention", 1, &qkv) || !leap__check_float(ctx, "attention", qkv) ||
       !leap__check_ndim(ctx, "attention", qkv, 3, 3))
     return NULL;
   char desc[128];
@@ -92,18 +105,23 @@ void leap__backward_attention(leap_ctx *ctx, const leap_tape_record *rec) {
   const attention_attrs *a = LEAP_TAPE_ATTRS(rec, attention_attrs);
   const leap_attention_shape *s = &a->shape;
   int64_t HD = s->H * s->D;
-  const float *q = leap_f32(rec->inputs[0]);
-  const float *k = a->fused ? q + HD : leap_f32(rec->inputs[1]);
-  const float *v = a->fused ? q + 2 * HD : leap_f32(rec->inputs[2]);
-  float *dq, *dk, *dv;
+  leap_dtype dtype = rec->inputs[0]->dtype;
+  size_t elem = leap_dtype_size(dtype);
+  const void *q, *k, *v;
+  qkv_pointers(rec->inputs, a, &q, &k, &v);
+  void *dq, *dk, *dv;
   if (a->fused) {
-    float *dqkv = leap__grad(ctx, rec->inputs[0]);
-    dq = dqkv, dk = dqkv ? dqkv + HD : NULL, dv = dqkv ? dqkv + 2 * HD : NULL;
+    char *dqkv = leap__grad(ctx, rec->inputs[0]);
+    dq = dqkv, dk = dqkv ? dqkv + HD * elem : NULL, dv = dqkv ? dqkv + 2 * HD * elem : NULL;
   } else {
     dq = leap__grad(ctx, rec->inputs[0]), dk = leap__grad(ctx, rec->inputs[1]), dv = leap__grad(ctx, rec->inputs[2]);
   }
-  float *ws = leap__workspace(ctx, leap_attention_workspace_floats(s, leap_kernels_threads()));
   const int32_t *key_len = a->has_key_len ? leap_i32(rec->saved[1]) : NULL;
-  leap_attention_backward_cpu(dq, dk, dv, leap__dout(rec), q, k, v, leap_f32(rec->output), leap_f32(rec->saved[0]),
-                              key_len, s, ws);
+  const float *lse = leap_f32(rec->saved[0]);
+  LEAP__ON_DEVICE(ctx,
+                  leap_attention_backward_cpu(dq, dk, dv, leap__dout(rec), q, k, v, rec->output->data, lse, key_len, s,
+                                              leap__workspace(ctx, leap_attention_workspace_floats(s, leap_kernels_threads()))),
+                  leap_attention_backward_cuda(dq, dk, dv, leap__dout(rec), q, k, v, rec->output->data, lse, key_len,
+                                               s, leap__workspace(ctx, leap_attention_workspace_floats_cuda(s)), dtype,
+                                               leap__stream(ctx)));
 }

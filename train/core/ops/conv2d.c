@@ -9,8 +9,9 @@ leap_tensor *leap_conv2d(leap_ctx *ctx, leap_tensor *x, leap_tensor *weight, lea
   leap_tensor *in[3] = {x, weight, bias};
   int n = bias ? 3 : 2;
   if (!leap__check_inputs(ctx, "conv2d", n, in)) return NULL;
-  for (int i = 0; i < n; i++)
-    if (!leap__check_dtype(ctx, "conv2d", in[i], LEAP_F32)) return NULL;
+  if (!leap__check_float(ctx, "conv2d", x) || !leap__check_dtype(ctx, "conv2d", weight, LEAP_F32) ||
+      (bias && !leap__check_dtype(ctx, "conv2d", bias, LEAP_F32)))
+    return NULL;
   if (!leap__check_ndim(ctx, "conv2d", x, 4, 4) || !leap__check_ndim(ctx, "conv2d", weight, 4, 4)) return NULL;
   char dx[128], dw[128];
   int64_t N = x->shape[0], H = x->shape[1], W = x->shape[2], C = x->shape[3];
@@ -23,9 +24,13 @@ leap_tensor *leap_conv2d(leap_ctx *ctx, leap_tensor *x, leap_tensor *weight, lea
   leap_conv2d_shape s;
   leap_conv2d_shape_init(&s, N, H, W, C, K, R, S, stride, stride, padding, padding);
   int64_t out_shape[4] = {N, s.P, s.Q, K};
-  leap_tensor *out = leap__new_tensor(ctx, LEAP_F32, 4, out_shape);
-  float *ws = leap__workspace(ctx, leap_conv2d_workspace_floats(&s, leap_kernels_threads()));
-  leap_conv2d_forward_cpu(leap_f32(out), leap_f32(x), leap_f32(weight), bias ? leap_f32(bias) : NULL, &s, ws);
+  leap_tensor *out = leap__new_tensor(ctx, x->dtype, 4, out_shape);
+  const float *b = bias ? leap_f32(bias) : NULL;
+  LEAP__ON_DEVICE(ctx,
+                  leap_conv2d_forward_cpu(out->data, x->data, weight->data, b, &s,
+                                          leap__workspace(ctx, leap_conv2d_workspace_floats(&s, leap_kernels_threads()))),
+                  leap_conv2d_forward_cuda(out->data, x->data, weight->data, leap__weight_lowp(ctx, weight), b, &s,
+                                           x->dtype, leap__stream(ctx)));
   leap_tape_record *rec = leap__record(ctx, LEAP_OP_CONV2D, out, n, in);
   if (rec) *LEAP_TAPE_ATTRS(rec, leap_conv2d_shape) = s;
   return out;
@@ -33,8 +38,14 @@ leap_tensor *leap_conv2d(leap_ctx *ctx, leap_tensor *x, leap_tensor *weight, lea
 
 void leap__backward_conv2d(leap_ctx *ctx, const leap_tape_record *rec) {
   const leap_conv2d_shape *s = LEAP_TAPE_ATTRS(rec, leap_conv2d_shape);
-  float *ws = leap__workspace(ctx, leap_conv2d_workspace_floats(s, leap_kernels_threads()));
-  float *dbias = rec->n_inputs > 2 ? leap__grad(ctx, rec->inputs[2]) : NULL;
-  leap_conv2d_backward_cpu(leap__grad(ctx, rec->inputs[0]), leap__grad(ctx, rec->inputs[1]), dbias, leap__dout(rec),
-                           leap_f32(rec->inputs[0]), leap_f32(rec->inputs[1]), s, ws);
+  leap_tensor *x = rec->inputs[0], *w = rec->inputs[1];
+  void *dbias = rec->n_inputs > 2 ? leap__grad(ctx, rec->inputs[2]) : NULL;
+  void *dx = leap__grad(ctx, x), *dw = leap__grad(ctx, w);
+  LEAP__ON_DEVICE(ctx,
+                  leap_conv2d_backward_cpu(dx, dw, dbias, leap__dout(rec), x->data, w->data, s,
+                                           leap__workspace(ctx, leap_conv2d_workspace_floats(s, leap_kernels_threads()))),
+                  leap_conv2d_backward_cuda(dx, dw, dbias, leap__dout(rec), x->data, w->data,
+                                            leap__weight_lowp(ctx, w), s,
+                                            leap__workspace(ctx, leap_conv2d_workspace_floats_cuda(s)), x->dtype,
+                                            leap__stream(ctx)));
 }

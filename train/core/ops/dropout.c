@@ -12,14 +12,16 @@ typedef struct dropout_attrs {
 } dropout_attrs;
 
 leap_tensor *leap_dropout(leap_ctx *ctx, leap_tensor *x, float p) {
-  if (!leap__check_inputs(ctx, "dropout", 1, &x) || !leap__check_dtype(ctx, "dropout", x, LEAP_F32)) return NULL;
+  if (!leap__check_inputs(ctx, "dropout", 1, &x) || !leap__check_float(ctx, "dropout", x)) return NULL;
   if (!(p >= 0.0f && p < 1.0f)) return leap__fail(ctx, LEAP_ERR_VALUE, "dropout", "p = %g is outside [0, 1)", p);
   if (!ctx->training || p == 0.0f) return x;
   int64_t n = leap_tensor_numel(x);
   dropout_attrs a = {p, ctx->rng_offset};
   ctx->rng_offset += (uint64_t)n;
   leap_tensor *out = leap__new_like(ctx, x);
-  leap_dropout_forward_cpu(leap_f32(out), leap_f32(x), n, p, ctx->seed, DROPOUT_STREAM, a.offset);
+  LEAP__ON_DEVICE(ctx, leap_dropout_forward_cpu(out->data, x->data, n, p, ctx->seed, DROPOUT_STREAM, a.offset),
+                  leap_dropout_forward_cuda(out->data, x->data, n, p, ctx->seed, DROPOUT_STREAM, a.offset, x->dtype,
+                                            leap__stream(ctx)));
   leap_tape_record *rec = leap__record(ctx, LEAP_OP_DROPOUT, out, 1, &x);
   if (rec) *LEAP_TAPE_ATTRS(rec, dropout_attrs) = a;
   return out;
@@ -27,8 +29,10 @@ leap_tensor *leap_dropout(leap_ctx *ctx, leap_tensor *x, float p) {
 
 void leap__backward_dropout(leap_ctx *ctx, const leap_tape_record *rec) {
   const dropout_attrs *a = LEAP_TAPE_ATTRS(rec, dropout_attrs);
-  float *dx = leap__grad(ctx, rec->inputs[0]);
+  void *dx = leap__grad(ctx, rec->inputs[0]);
+  int64_t n = leap_tensor_numel(rec->output);
   if (dx)
-    leap_dropout_backward_cpu(dx, leap__dout(rec), leap_tensor_numel(rec->output), a->p, ctx->seed, DROPOUT_STREAM,
-                              a->offset);
+    LEAP__ON_DEVICE(ctx, leap_dropout_backward_cpu(dx, leap__dout(rec), n, a->p, ctx->seed, DROPOUT_STREAM, a->offset),
+                    leap_dropout_backward_cuda(dx, leap__dout(rec), n, a->p, ctx->seed, DROPOUT_STREAM, a->offset,
+                                               rec->output->dtype, leap__stream(ctx)));
 }

@@ -11,7 +11,7 @@ leap_tensor *leap_embedding(leap_ctx *ctx, leap_tensor *table, leap_tensor *ids)
       !leap__check_ndim(ctx, "embedding", ids, 1, LEAP_MAX_DIMS - 1))
     return NULL;
   int64_t V = table->shape[0], C = table->shape[1], N = leap_tensor_numel(ids);
-  const int32_t *id = leap_i32(ids);
+  const int32_t *id = leap__host_view(ctx, ids);
   char desc[128];
   for (int64_t i = 0; i < N; i++)
     if (id[i] < 0 || id[i] >= V)
@@ -20,15 +20,19 @@ leap_tensor *leap_embedding(leap_ctx *ctx, leap_tensor *table, leap_tensor *ids)
   int64_t shape[LEAP_MAX_DIMS];
   for (int i = 0; i < ids->ndim; i++) shape[i] = ids->shape[i];
   shape[ids->ndim] = C;
-  leap_tensor *out = leap__new_tensor(ctx, LEAP_F32, ids->ndim + 1, shape);
-  leap_embedding_forward_cpu(leap_f32(out), id, leap_f32(table), N, C);
+  leap_tensor *out = leap__new_act(ctx, ids->ndim + 1, shape);
+  LEAP__ON_DEVICE(ctx, leap_embedding_forward_cpu(out->data, ids->data, table->data, N, C),
+                  leap_embedding_forward_cuda(out->data, ids->data, table->data, N, C, out->dtype, leap__stream(ctx)));
   leap__record(ctx, LEAP_OP_EMBEDDING, out, 2, in);
   return out;
 }
 
 void leap__backward_embedding(leap_ctx *ctx, const leap_tape_record *rec) {
   float *dtable = leap__grad(ctx, rec->inputs[0]);
+  const int32_t *ids = leap_i32(rec->inputs[1]);
+  int64_t N = leap_tensor_numel(rec->inputs[1]), C = rec->inputs[0]->shape[1];
   if (dtable)
-    leap_embedding_backward_cpu(dtable, leap__dout(rec), leap_i32(rec->inputs[1]), leap_tensor_numel(rec->inputs[1]),
-                                rec->inputs[0]->shape[1]);
+    LEAP__ON_DEVICE(ctx, leap_embedding_backward_cpu(dtable, leap__dout(rec), ids, N, C),
+                    leap_embedding_backward_cuda(dtable, leap__dout(rec), ids, N, C, rec->output->dtype,
+                                                 leap__stream(ctx)));
 }

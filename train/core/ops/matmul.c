@@ -5,8 +5,8 @@
 
 leap_tensor *leap_matmul(leap_ctx *ctx, leap_tensor *a, leap_tensor *b, bool trans_a, bool trans_b) {
   leap_tensor *in[2] = {a, b};
-  if (!leap__check_inputs(ctx, "matmul", 2, in) || !leap__check_dtype(ctx, "matmul", a, LEAP_F32) ||
-      !leap__check_dtype(ctx, "matmul", b, LEAP_F32) || !leap__check_ndim(ctx, "matmul", a, 2, LEAP_MAX_DIMS) ||
+  if (!leap__check_inputs(ctx, "matmul", 2, in) || !leap__check_float(ctx, "matmul", a) ||
+      !leap__check_dtype(ctx, "matmul", b, a->dtype) || !leap__check_ndim(ctx, "matmul", a, 2, LEAP_MAX_DIMS) ||
       !leap__check_ndim(ctx, "matmul", b, 2, LEAP_MAX_DIMS))
     return NULL;
   leap_matmul_shape s;
@@ -27,15 +27,18 @@ leap_tensor *leap_matmul(leap_ctx *ctx, leap_tensor *a, leap_tensor *b, bool tra
   int64_t shape[LEAP_MAX_DIMS];
   for (int i = 0; i < a->ndim - 2; i++) shape[i] = a->shape[i];
   shape[a->ndim - 2] = s.M, shape[a->ndim - 1] = s.N;
-  leap_tensor *out = leap__new_tensor(ctx, LEAP_F32, a->ndim, shape);
-  leap_matmul_forward_cpu(leap_f32(out), leap_f32(a), leap_f32(b), &s);
+  leap_tensor *out = leap__new_tensor(ctx, a->dtype, a->ndim, shape);
+  LEAP__ON_DEVICE(ctx, leap_matmul_forward_cpu(out->data, a->data, b->data, &s),
+                  leap_matmul_forward_cuda(out->data, a->data, b->data, &s, a->dtype, leap__blas(ctx)));
   leap_tape_record *rec = leap__record(ctx, LEAP_OP_MATMUL, out, 2, in);
   if (rec) *LEAP_TAPE_ATTRS(rec, leap_matmul_shape) = s;
   return out;
 }
 
 void leap__backward_matmul(leap_ctx *ctx, const leap_tape_record *rec) {
-  leap_matmul_backward_cpu(leap__grad(ctx, rec->inputs[0]), leap__grad(ctx, rec->inputs[1]), leap__dout(rec),
-                           leap_f32(rec->inputs[0]), leap_f32(rec->inputs[1]),
-                           LEAP_TAPE_ATTRS(rec, leap_matmul_shape));
+  void *da = leap__grad(ctx, rec->inputs[0]), *db = leap__grad(ctx, rec->inputs[1]);
+  const void *a = rec->inputs[0]->data, *b = rec->inputs[1]->data;
+  const leap_matmul_shape *s = LEAP_TAPE_ATTRS(rec, leap_matmul_shape);
+  LEAP__ON_DEVICE(ctx, leap_matmul_backward_cpu(da, db, leap__dout(rec), a, b, s),
+                  leap_matmul_backward_cuda(da, db, leap__dout(rec), a, b, s, rec->inputs[0]->dtype, leap__blas(ctx)));
 }

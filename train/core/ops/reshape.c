@@ -2,6 +2,7 @@
  * plain elementwise accumulation because both are contiguous with the same element order. */
 #include <string.h>
 
+#include "kernels/elementwise/elementwise.h"
 #include "train/core/op_support.h"
 #include "train/core/ops.h"
 
@@ -35,9 +36,11 @@ leap_tensor *leap_reshape(leap_ctx *ctx, leap_tensor *x, int ndim, const int64_t
 }
 
 void leap__backward_reshape(leap_ctx *ctx, const leap_tape_record *rec) {
-  float *dx = leap__grad(ctx, rec->inputs[0]);
+  void *dx = leap__grad(ctx, rec->inputs[0]);
   if (!dx) return;
-  const float *dout = leap__dout(rec);
   int64_t n = leap_tensor_numel(rec->output);
-  for (int64_t i = 0; i < n; i++) dx[i] += dout[i];
+  leap_dtype dtype = rec->output->dtype;
+  LEAP__ON_DEVICE(ctx, leap_add_forward_cpu(dx, dx, leap__dout(rec), n, n),
+                  leap_add_forward_cuda(dx, dx, leap__dout(rec), n, n, dtype, dtype, leap__stream(ctx)));
+  (void)dtype;
 }
