@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: install what is missing, build, then run leap's benchmarks and train a tiny GPT.
-# (The end-to-end versus pipeline comparison becomes the main job when `leap compare` lands.)
+# The main job on a fresh machine: install what is missing, build, generate the robot data if absent, and compare
+# an end-to-end model with a pipeline of separately trained stages on it (leap compare configs/robot.yaml), on the
+# GPU when there is one, else on the CPU. The report lands in runs/robot/ (report.md, report.html, report.json).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -9,5 +10,4 @@ export PATH=$PATH:/usr/local/cuda/bin
 cuda=OFF
 if command -v nvcc > /dev/null 2>&1; then cuda=ON; fi
 tools/build.sh build -DLEAP_CUDA=$cuda
-build/train/leap bench --device cpu
-build/train/leap demo
+build/train/leap compare configs/robot.yaml "$@"
