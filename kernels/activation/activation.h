@@ -34,4 +34,23 @@ void leap_relu_backward_cpu(float *dinp,       /* (n) */
                             const float *inp,  /* (n) the forward's input */
                             int64_t n);
 
+#ifdef LEAP_WITH_CUDA
+#include "kernels/common/cuda_common.h"
+
+LEAP_EXTERN_C_BEGIN
+
+/* The CUDA twins (docs/cuda.md): every array is an activation of dtype act; fp32 math, the CPU's formulas. Backward
+ * ACCUMULATES into dinp. out may be inp (in-place). */
+void leap_gelu_forward_cuda(void *out /* (n) */, const void *inp /* (n) */, int64_t n, leap_dtype act,
+                            leap_cuda_stream stream);
+void leap_gelu_backward_cuda(void *dinp /* (n) */, const void *dout /* (n) */, const void *inp /* (n) */, int64_t n,
+                             leap_dtype act, leap_cuda_stream stream);
+void leap_relu_forward_cuda(void *out /* (n) */, const void *inp /* (n) */, int64_t n, leap_dtype act,
+                            leap_cuda_stream stream);
+void leap_relu_backward_cuda(void *dinp /* (n) */, const void *dout /* (n) */, const void *inp /* (n) */, int64_t n,
+                             leap_dtype act, leap_cuda_stream stream);
+
+LEAP_EXTERN_C_END
+#endif
+
 #endif

@@ -30,4 +30,36 @@ void leap_cross_entropy_backward_cpu(float *dlogits,         /* (N,V) */
                                      const float *lse,       /* (N) from forward */
                                      int64_t N, int64_t V, int32_t ignore_index);
 
+#ifdef LEAP_WITH_CUDA
+#include "kernels/common/cuda_common.h"
+
+LEAP_EXTERN_C_BEGIN
+
+/* The CUDA twins (docs/cuda.md): logits and dlogits are activations of dtype act; loss, lse, dloss and the
+ * workspace are fp32 device memory, count an int64 in device memory; all math is fp32 and the loss sum double, in
+ * a fixed order. Nothing is read back to the host: dloss stays on the device. */
+void leap_cross_entropy_forward_cuda(float *loss,            /* (1) */
+                                     int64_t *count,         /* (1) or NULL */
+                                     float *lse,             /* (N) saved for backward */
+                                     const void *logits,     /* (N,V) act */
+                                     const int32_t *targets, /* (N) */
+                                     int64_t N, int64_t V, int32_t ignore_index, leap_dtype act,
+                                     leap_cuda_stream stream);
+
+/* Floats of workspace leap_cross_entropy_backward_cuda needs (the gradient scale and a flag). */
+size_t leap_cross_entropy_backward_workspace_floats_cuda(void);
+
+/* dlogits[n,v] += (softmax(logits)[n,v] - [v == targets[n]]) * dloss / count for every counted row. ACCUMULATES. */
+void leap_cross_entropy_backward_cuda(void *dlogits,          /* (N,V) act */
+                                      float *workspace,       /* leap_cross_entropy_backward_workspace_floats_cuda() */
+                                      const float *dloss,     /* (1) */
+                                      const void *logits,     /* (N,V) act */
+                                      const int32_t *targets, /* (N) */
+                                      const float *lse,       /* (N) from forward */
+                                      int64_t N, int64_t V, int32_t ignore_index, leap_dtype act,
+                                      leap_cuda_stream stream);
+
+LEAP_EXTERN_C_END
+#endif
+
 #endif

@@ -36,4 +36,22 @@ void leap_dropout_backward_cpu(float *din /* (n) */, const float *dout /* (n) */
 }
 #endif
 
+#ifdef LEAP_WITH_CUDA
+#include "kernels/common/cuda_common.h"
+
+LEAP_EXTERN_C_BEGIN
+
+/* The CUDA twins (docs/cuda.md): x, out, dout, din are activations of dtype act; the mask comes from the same
+ * Philox counters as on the CPU, so kept elements and their values equal the CPU's exactly (the product x * scale
+ * is rounded to act once). `stream` is the RNG stream number; `cuda_stream` the CUDA stream. */
+void leap_dropout_forward_cuda(void *out /* (n) */, const void *x /* (n) */, int64_t n, float p, uint64_t seed,
+                               uint64_t stream, uint64_t offset, leap_dtype act, leap_cuda_stream cuda_stream);
+
+/* ACCUMULATES: din[i] += keep(i) ? dout[i] / (1 - p) : 0. din may be NULL (nothing is done). */
+void leap_dropout_backward_cuda(void *din /* (n) */, const void *dout /* (n) */, int64_t n, float p, uint64_t seed,
+                                uint64_t stream, uint64_t offset, leap_dtype act, leap_cuda_stream cuda_stream);
+
+LEAP_EXTERN_C_END
+#endif
+
 #endif

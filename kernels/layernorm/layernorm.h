@@ -37,4 +37,38 @@ void leap_layernorm_backward_cpu(float *dinp,         /* (N,C) or NULL */
                                  const float *rstd,   /* (N) from forward */
                                  int64_t N, int64_t C);
 
+#ifdef LEAP_WITH_CUDA
+#include "kernels/common/cuda_common.h"
+
+LEAP_EXTERN_C_BEGIN
+
+/* The CUDA twins (docs/cuda.md): inp, out and their gradients are activations of dtype act; weight, bias, their
+ * gradients and the saved mean/rstd are fp32. Row statistics are warp reductions; dweight and dbias are
+ * deterministic column sums (an order fixed by the shape, see layernorm_cuda.cu). */
+void leap_layernorm_forward_cuda(void *out,           /* (N,C) act; may be inp */
+                                 float *mean,         /* (N) saved for backward */
+                                 float *rstd,         /* (N) saved for backward */
+                                 const void *inp,     /* (N,C) act */
+                                 const float *weight, /* (C) or NULL */
+                                 const float *bias,   /* (C) or NULL */
+                                 int64_t N, int64_t C, float eps, leap_dtype act, leap_cuda_stream stream);
+
+/* Floats of workspace leap_layernorm_backward_cuda needs for dweight and dbias (0: none, NULL allowed). */
+size_t leap_layernorm_backward_workspace_floats_cuda(int64_t N, int64_t C);
+
+/* ACCUMULATES into dinp, dweight, dbias; any may be NULL. Needs the forward's input. */
+void leap_layernorm_backward_cuda(void *dinp,          /* (N,C) act, or NULL */
+                                  float *dweight,      /* (C) or NULL */
+                                  float *dbias,        /* (C) or NULL */
+                                  float *workspace,    /* leap_layernorm_backward_workspace_floats_cuda(N, C) */
+                                  const void *dout,    /* (N,C) act */
+                                  const void *inp,     /* (N,C) act, the forward's input */
+                                  const float *weight, /* (C) or NULL */
+                                  const float *mean,   /* (N) from forward */
+                                  const float *rstd,   /* (N) from forward */
+                                  int64_t N, int64_t C, leap_dtype act, leap_cuda_stream stream);
+
+LEAP_EXTERN_C_END
+#endif
+
 #endif

@@ -30,4 +30,37 @@ void leap_linear_backward_cpu(float *dinp,         /* (N,IN) or NULL */
                               const float *weight, /* (OUT,IN) */
                               int64_t N, int64_t IN, int64_t OUT);
 
+#ifdef LEAP_WITH_CUDA
+#include "kernels/common/cuda_common.h"
+
+LEAP_EXTERN_C_BEGIN
+
+/* The CUDA twins (docs/cuda.md): inp, out and their gradients are activations of dtype act; weight, bias and their
+ * gradients are fp32. In bf16 mode the products read weight_lowp, the weight's bf16 copy (NULL in fp32 mode), and
+ * accumulate in fp32; dweight is written in fp32 directly. dbias is a deterministic column sum (elementwise.h).
+ * The forward bias may be added in the product's epilogue, in fp32 before out is rounded to act. */
+void leap_linear_forward_cuda(void *out,               /* (N,OUT) act */
+                              const void *inp,         /* (N,IN) act */
+                              const float *weight,     /* (OUT,IN) */
+                              const void *weight_lowp, /* (OUT,IN) bf16 copy in bf16 mode, else NULL */
+                              const float *bias,       /* (OUT) or NULL */
+                              int64_t N, int64_t IN, int64_t OUT, leap_dtype act, leap_cuda_blas *blas);
+
+/* Floats of workspace leap_linear_backward_cuda needs for dbias (0: none, NULL allowed). */
+size_t leap_linear_backward_workspace_floats_cuda(int64_t N, int64_t OUT);
+
+/* ACCUMULATES: dinp += dout weight, dweight += dout^T inp, dbias += column sums of dout; any may be NULL. */
+void leap_linear_backward_cuda(void *dinp,              /* (N,IN) act, or NULL */
+                               float *dweight,          /* (OUT,IN) or NULL */
+                               float *dbias,            /* (OUT) or NULL */
+                               float *workspace,        /* leap_linear_backward_workspace_floats_cuda(N, OUT) */
+                               const void *dout,        /* (N,OUT) act */
+                               const void *inp,         /* (N,IN) act */
+                               const float *weight,     /* (OUT,IN) */
+                               const void *weight_lowp, /* (OUT,IN) bf16 copy in bf16 mode, else NULL */
+                               int64_t N, int64_t IN, int64_t OUT, leap_dtype act, leap_cuda_blas *blas);
+
+LEAP_EXTERN_C_END
+#endif
+
 #endif

@@ -52,4 +52,28 @@ void leap_matmul_backward_cpu(float *da,         /* like a, or NULL */
                               const float *b,    /* like b */
                               const leap_matmul_shape *s);
 
+#ifdef LEAP_WITH_CUDA
+#include "kernels/common/cuda_common.h"
+
+LEAP_EXTERN_C_BEGIN
+
+/* The CUDA twins (docs/cuda.md): a, b, out and the gradients are all activations of dtype act (LEAP_F32 or
+ * LEAP_BF16); the products are cuBLAS ones (blas_cuda.h) accumulating in fp32, with the same structure as the CPU
+ * functions above. Backward ACCUMULATES; da, db may be NULL. For a broadcast b with trans_a, db adds the batch
+ * entries one product at a time, in batch order. */
+void leap_matmul_forward_cuda(void *out,     /* (batch,M,N) */
+                              const void *a, /* (batch,M,K), or (batch,K,M) when trans_a */
+                              const void *b, /* (batch,K,N), or (batch,N,K) when trans_b; no batch dim if broadcast */
+                              const leap_matmul_shape *s, leap_dtype act, leap_cuda_blas *blas);
+
+void leap_matmul_backward_cuda(void *da,         /* like a, or NULL */
+                               void *db,         /* like b, or NULL */
+                               const void *dout, /* (batch,M,N) */
+                               const void *a,    /* like a */
+                               const void *b,    /* like b */
+                               const leap_matmul_shape *s, leap_dtype act, leap_cuda_blas *blas);
+
+LEAP_EXTERN_C_END
+#endif
+
 #endif

@@ -27,4 +27,31 @@ void leap_mse_backward_cpu(float *dpred,        /* (n) or NULL */
                            const float *target, /* (n) */
                            int64_t n);
 
+#ifdef LEAP_WITH_CUDA
+#include "kernels/common/cuda_common.h"
+
+LEAP_EXTERN_C_BEGIN
+
+/* The CUDA twins (docs/cuda.md): pred, target and their gradients are activations of dtype act; loss, dloss and the
+ * workspace are fp32 device memory. The sum is deterministic: fixed chunks summed in fp32, their partials in
+ * double in chunk order (see mse_cuda.cu). */
+size_t leap_mse_forward_workspace_floats_cuda(int64_t n);
+
+void leap_mse_forward_cuda(float *loss,        /* (1) */
+                           float *workspace,   /* leap_mse_forward_workspace_floats_cuda(n) */
+                           const void *pred,   /* (n) */
+                           const void *target, /* (n) */
+                           int64_t n, leap_dtype act, leap_cuda_stream stream);
+
+/* dpred += 2 * (pred - target) / n * dloss and dtarget -= the same. ACCUMULATES; either may be NULL. */
+void leap_mse_backward_cuda(void *dpred,        /* (n) or NULL */
+                            void *dtarget,      /* (n) or NULL */
+                            const float *dloss, /* (1) */
+                            const void *pred,   /* (n) */
+                            const void *target, /* (n) */
+                            int64_t n, leap_dtype act, leap_cuda_stream stream);
+
+LEAP_EXTERN_C_END
+#endif
+
 #endif

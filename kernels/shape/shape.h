@@ -53,4 +53,37 @@ void leap_slice_backward_cpu(float *dinp,       /* (outer, dim, inner) */
                              const float *dout, /* (outer, end-start, inner) */
                              int64_t outer, int64_t dim, int64_t inner, int64_t start, int64_t end);
 
+#ifdef LEAP_WITH_CUDA
+#include "kernels/common/cuda_common.h"
+
+LEAP_EXTERN_C_BEGIN
+
+/* The CUDA twins (docs/cuda.md). act is the element type (LEAP_F32 or LEAP_BF16); these ops only move data, so an
+ * fp32 parameter is moved with LEAP_F32 in either precision mode. Array arguments are device memory; in_shape,
+ * perm, sizes and the pointer arrays inps/dinps themselves are host memory. Results equal the CPU's exactly, and
+ * backward functions ACCUMULATE as theirs do. */
+void leap_transpose_forward_cuda(void *out, const void *inp, const int64_t *in_shape, const int *perm, int ndim,
+                                 leap_dtype act, leap_cuda_stream stream);
+void leap_transpose_backward_cuda(void *dinp, const void *dout, const int64_t *in_shape, const int *perm, int ndim,
+                                  leap_dtype act, leap_cuda_stream stream);
+void leap_concat_forward_cuda(void *out,               /* (outer, sum(sizes), inner) */
+                              const void *const *inps, /* (n) device pointers, input i (outer, sizes[i], inner) */
+                              const int64_t *sizes,    /* (n) */
+                              int n, int64_t outer, int64_t inner, leap_dtype act, leap_cuda_stream stream);
+void leap_concat_backward_cuda(void *const *dinps,  /* (n) device pointers or NULL, (outer, sizes[i], inner) */
+                               const void *dout,    /* (outer, sum(sizes), inner) */
+                               const int64_t *sizes, /* (n) */
+                               int n, int64_t outer, int64_t inner, leap_dtype act, leap_cuda_stream stream);
+void leap_slice_forward_cuda(void *out,       /* (outer, end-start, inner) */
+                             const void *inp, /* (outer, dim, inner) */
+                             int64_t outer, int64_t dim, int64_t inner, int64_t start, int64_t end, leap_dtype act,
+                             leap_cuda_stream stream);
+void leap_slice_backward_cuda(void *dinp,       /* (outer, dim, inner) */
+                              const void *dout, /* (outer, end-start, inner) */
+                              int64_t outer, int64_t dim, int64_t inner, int64_t start, int64_t end, leap_dtype act,
+                              leap_cuda_stream stream);
+
+LEAP_EXTERN_C_END
+#endif
+
 #endif

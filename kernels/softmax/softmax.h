@@ -18,4 +18,22 @@ void leap_softmax_backward_cpu(float *dinp,       /* (N,C) */
                                const float *out,  /* (N,C) the forward's output */
                                int64_t N, int64_t C);
 
+#ifdef LEAP_WITH_CUDA
+#include "kernels/common/cuda_common.h"
+
+LEAP_EXTERN_C_BEGIN
+
+/* The CUDA twins (docs/cuda.md): every array is an activation of dtype act; fp32 math; one block per row (N up to
+ * 2^31 - 1). Backward ACCUMULATES into dinp. out may be inp in the forward pass. */
+void leap_softmax_forward_cuda(void *out,       /* (N,C) */
+                               const void *inp, /* (N,C) */
+                               int64_t N, int64_t C, leap_dtype act, leap_cuda_stream stream);
+void leap_softmax_backward_cuda(void *dinp,       /* (N,C) */
+                                const void *dout, /* (N,C) */
+                                const void *out,  /* (N,C) the forward's output */
+                                int64_t N, int64_t C, leap_dtype act, leap_cuda_stream stream);
+
+LEAP_EXTERN_C_END
+#endif
+
 #endif
