@@ -8,16 +8,6 @@
 
 #include "kernels/common/cuda_common.cuh"
 
-#ifndef LEAP_CUBLAS_CHECK
-#define LEAP_CUBLAS_CHECK(call)                                                                                     \
-  do {                                                                                                              \
-    cublasStatus_t leap_s_ = (call);                                                                                \
-    if (leap_s_ != CUBLAS_STATUS_SUCCESS) {                                                                         \
-      fprintf(stderr, "leap: fatal at %s:%d: %s: %s\n", __FILE__, __LINE__, #call, cublasGetStatusString(leap_s_)); \
-      abort();                                                                                                      \
-    }                                                                                                               \
-  } while (0)
-#endif
 
 /* 32 MiB: what NVIDIA recommends for cuBLAS and cuBLASLt on Hopper (4 MiB suffices before it). */
 #define BLAS_WORKSPACE_BYTES ((size_t)32 << 20)

@@ -19,6 +19,16 @@
     }                                                                                                      \
   } while (0)
 
+/* cuBLAS and cuBLASLt calls (their status type is the same enum); only for files that include cublas_v2.h. */
+#define LEAP_CUBLAS_CHECK(call)                                                                                    \
+  do {                                                                                                             \
+    cublasStatus_t leap_s_ = (call);                                                                               \
+    if (leap_s_ != CUBLAS_STATUS_SUCCESS) {                                                                        \
+      fprintf(stderr, "leap: fatal at %s:%d: %s: %s\n", __FILE__, __LINE__, #call, cublasGetStatusString(leap_s_)); \
+      abort();                                                                                                     \
+    }                                                                                                              \
+  } while (0)
+
 /* After every launch: catches a bad launch configuration at the line that made it. */
 #define LEAP_CUDA_LAUNCH_CHECK() LEAP_CUDA_CHECK(cudaGetLastError())
 
