@@ -9,6 +9,7 @@
 #include "kernels/blas/blas.h"
 #include "train/cli/bench_workloads.h"
 #include "train/cli/cli.h"
+#include "train/core/device_memory.h"
 #include "train/core/runtime.h"
 
 #define BENCH_WARMUP 3
@@ -62,7 +63,8 @@ static int usage(void) {
 }
 
 int leap_cli_bench(int argc, char **argv) {
-  const char *only = NULL, *device_name = "cpu";
+  /* Like every command, the default device is the GPU when there is one. */
+  const char *only = NULL, *device_name = leap_device_available(LEAP_CUDA) ? "cuda" : "cpu";
   int threads = 2;
   bool json = false;
   for (int i = 1; i < argc; i++) {
