@@ -204,17 +204,19 @@ static leap_status checkpoint_dir(const char *dir, char *out, size_t size, leap_
 /* The test group's loss and the task's metrics of the chain's target (train/tasks). */
 static leap_status eval_test(const leap_run_config *cfg, leap_runtime *rt, const leap_chain *chain, double *loss,
                              leap_metrics *metrics, leap_error *err) {
-  leap_host_array x = {0}, y = {0}, pred = {0};
+  leap_host_array x[LEAP_CHAIN_MAX_INPUTS] = {{0}}, y = {0}, pred = {0};
   const char *group = cfg->data.test_group;
   int64_t batch = cfg->train.batch > 0 ? cfg->train.batch : 64;
   leap_ctx ctx;
   leap_ctx_init(&ctx, rt, cfg->train.seed);
-  if (!leap_read_field(cfg, group, chain->input, &x, err) && !leap_read_field(cfg, group, chain->target, &y, err) &&
-      !leap_chain_eval_loss(&ctx, chain, &x, &y, batch, loss, err) &&
-      !leap_chain_predict(rt, chain, &x, batch, &pred, err))
+  bool read = true;
+  for (int i = 0; i < chain->n_inputs && read; i++) read = !leap_read_field(cfg, group, chain->inputs[i], &x[i], err);
+  if (read && !leap_read_field(cfg, group, chain->target, &y, err) &&
+      !leap_chain_eval_loss(&ctx, chain, x, &y, batch, loss, err) &&
+      !leap_chain_predict(rt, chain, x, batch, &pred, err))
     leap_task_metrics(leap_task_find(cfg->task), chain->target, &pred, &y, metrics, err);
   leap_ctx_free(&ctx);
-  leap_host_array_free(&x);
+  for (int i = 0; i < LEAP_CHAIN_MAX_INPUTS; i++) leap_host_array_free(&x[i]);
   leap_host_array_free(&y);
   leap_host_array_free(&pred);
   return err->status;

@@ -34,13 +34,14 @@ leap_status leap__compare_fields_get(leap_compare_fields *f, const char *name, c
                                      leap_error *err);
 void leap__compare_fields_free(leap_compare_fields *f);
 
-/* Stage k's predictions made fit for stage k+1's input in place: logits of an i32 target become tokens; values
- * stay values. template is the next input's true array (its dtype and per-sample shape). */
+/* Stage k's predictions of `field` made fit for stage k+1's input of that field in place: logits of an i32 field
+ * become tokens (greedy: the argmax at each position); values stay values. template is the field's true array (its
+ * dtype and per-sample shape). */
 leap_status leap__compare_handoff(leap_host_array *pred, const leap_host_array *template, const char *field,
                                   leap_error *err);
 
-/* The pipeline's evaluation on the test group: stage k fed the true input and fed stage k-1's (chained)
- * predictions, the hook applied between stages; the last stage's chained predictions are the pipeline's
+/* The pipeline's evaluation on the test group: stage k fed the true inputs and fed stage k-1's (chained)
+ * predictions in place of stage k-1's output field (its other inputs stay true), the hook applied between stages; the last stage's chained predictions are the pipeline's
  * (returned in final_pred when not NULL). */
 leap_status leap__compare_eval_pipeline(leap_runtime *rt, const leap_task *task, leap_compare_fields *test,
                                         const leap_chain *const *stages, int n_stages, int64_t batch,

@@ -22,8 +22,12 @@ static double now_seconds(void) {
 typedef struct bench {
   const leap_chain *const *chains;
   int n_chains;
-  const leap_host_array *input;
-  const leap_host_array *next_input[LEAP_CFG_MAX_STAGES]; /* chain k+1's true input: the hand-off's format */
+  /* Chain k's input i: the test array inputs[k][i], except the one named chains[k-1]->target (slot[k], -1 for
+   * none), which is chain k-1's output handed over. */
+  const leap_host_array *inputs[LEAP_CFG_MAX_STAGES][LEAP_CHAIN_MAX_INPUTS];
+  int slot[LEAP_CFG_MAX_STAGES];
+  const leap_host_array *handoff_format[LEAP_CFG_MAX_STAGES]; /* chain k's target field: the hand-off's format */
+  int64_t n_test;
   leap_ctx ctx;
   void *host;
   size_t host_bytes;
@@ -31,7 +35,7 @@ typedef struct bench {
 
 /* Stage k's output y handed to stage k+1 through the host; NULL with err set on failure. */
 static leap_tensor *hand_off(bench *b, int k, const leap_tensor *y, leap_error *err) {
-  const leap_host_array *tmpl = b->next_input[k];
+  const leap_host_array *tmpl = b->handoff_format[k];
   leap_host_array h = {y->dtype, y->ndim, {0}, b->host};
   memcpy(h.shape, y->shape, sizeof h.shape);
   int64_t rows = y->shape[0];
@@ -41,30 +45,41 @@ static leap_tensor *hand_off(bench *b, int k, const leap_tensor *y, leap_error *
     h.shape[0] = rows;
     return leap_host_array_rows(&b->ctx, &h, 0, rows);
   }
-  leap_host_array decoded;
-  if (leap_task_decode(&decoded, &h, tmpl, b->chains[k]->target, err)) return NULL;
+  /* Decoding reads the format's dtype and per-sample shape; its rows are this batch's. */
+  leap_host_array format = *tmpl, decoded;
+  format.shape[0] = rows;
+  if (leap_task_decode(&decoded, &h, &format, b->chains[k]->target, err)) return NULL;
   leap_tensor *x = leap_host_array_rows(&b->ctx, &decoded, 0, rows);
   leap_host_array_free(&decoded);
   return x;
 }
 
+/* Keeps y's values on the host (b->host), growing it as needed. */
+static leap_status to_host(bench *b, const leap_tensor *y, leap_error *err) {
+  size_t bytes = leap_tensor_bytes(y);
+  if (bytes > b->host_bytes) {
+    void *grown = realloc(b->host, bytes);
+    if (!grown) return leap_error_set(err, LEAP_ERR_MEMORY, "compare: no memory for a hand-off");
+    b->host = grown;
+    b->host_bytes = bytes;
+  }
+  leap_tensor_to_host(b->host, y);
+  return LEAP_OK;
+}
+
 /* One pass of samples [begin, end) through every chain, ending with the predictions on the host. */
 static leap_status run_once(bench *b, int64_t begin, int64_t end, leap_error *err) {
   leap_ctx_begin_step(&b->ctx);
-  leap_tensor *x = leap_host_array_rows(&b->ctx, b->input, begin, end);
+  leap_tensor *handed = NULL;
   for (int k = 0; k < b->n_chains; k++) {
-    leap_tensor *y = leap_chain_forward(b->chains[k], &b->ctx, x);
-    if (!leap_ctx_ok(&b->ctx))
-      return leap_error_set(err, b->ctx.err.status, "%s: %s", b->chains[k]->name, b->ctx.err.message);
-    size_t bytes = leap_tensor_bytes(y);
-    if (bytes > b->host_bytes) {
-      void *grown = realloc(b->host, bytes);
-      if (!grown) return leap_error_set(err, LEAP_ERR_MEMORY, "compare: no memory for a hand-off");
-      b->host = grown;
-      b->host_bytes = bytes;
-    }
-    leap_tensor_to_host(b->host, y);
-    if (k + 1 < b->n_chains && !(x = hand_off(b, k, y, err))) return err->status;
+    const leap_chain *c = b->chains[k];
+    leap_tensor *xs[LEAP_CHAIN_MAX_INPUTS];
+    for (int i = 0; i < c->n_inputs; i++)
+      xs[i] = i == b->slot[k] ? handed : leap_host_array_rows(&b->ctx, b->inputs[k][i], begin, end);
+    leap_tensor *y = leap_chain_forward(c, &b->ctx, xs);
+    if (!leap_ctx_ok(&b->ctx)) return leap_error_set(err, b->ctx.err.status, "%s: %s", c->name, b->ctx.err.message);
+    if (to_host(b, y, err)) return err->status;
+    if (k + 1 < b->n_chains && !(handed = hand_off(b, k, y, err))) return err->status;
   }
   return LEAP_OK;
 }
@@ -80,7 +95,7 @@ static double median(double *v, int n) {
 }
 
 static leap_status time_batch1(bench *b, int n_samples, double *latency_ms, leap_error *err) {
-  int64_t n_test = b->input->shape[0];
+  int64_t n_test = b->n_test;
   double *times = malloc((size_t)n_samples * sizeof *times);
   if (!times) return leap_error_set(err, LEAP_ERR_MEMORY, "compare: no memory for timings");
   leap_status st = LEAP_OK;
@@ -96,7 +111,7 @@ static leap_status time_batch1(bench *b, int n_samples, double *latency_ms, leap
 }
 
 static leap_status time_throughput(bench *b, int64_t batch, double *throughput, leap_error *err) {
-  int64_t n = batch < b->input->shape[0] ? batch : b->input->shape[0];
+  int64_t n = batch < b->n_test ? batch : b->n_test;
   double times[MAX_THROUGHPUT_REPS], total = 0;
   int reps = 0;
   leap_status st = run_once(b, 0, n, err);
@@ -110,6 +125,30 @@ static leap_status time_throughput(bench *b, int64_t batch, double *throughput, 
   return st;
 }
 
+/* The test arrays each chain reads and where the hand-offs go. */
+static leap_status bench_inputs(bench *b, leap_compare_fields *test, leap_error *err) {
+  for (int k = 0; k < b->n_chains; k++) {
+    const leap_chain *c = b->chains[k];
+    const char *handed = k > 0 ? b->chains[k - 1]->target : NULL;
+    b->slot[k] = -1;
+    for (int i = 0; i < c->n_inputs; i++) {
+      if (handed && !strcmp(c->inputs[i], handed)) {
+        b->slot[k] = i;
+        continue;
+      }
+      if (leap__compare_fields_get(test, c->inputs[i], &b->inputs[k][i], err)) return err->status;
+      b->n_test = b->inputs[k][i]->shape[0];
+    }
+    if (k > 0 && b->slot[k] < 0)
+      return leap_error_set(err, LEAP_ERR_CONFIG, "compare: %s does not read %s's output '%s'", c->name,
+                            b->chains[k - 1]->name, handed);
+    if (k + 1 < b->n_chains && leap__compare_fields_get(test, c->target, &b->handoff_format[k], err))
+      return err->status;
+  }
+  if (b->n_test < 1) return leap_error_set(err, LEAP_ERR_VALUE, "compare: no test samples to time");
+  return LEAP_OK;
+}
+
 leap_status leap__compare_latency(leap_runtime *rt, const leap_chain *const *chains, int n_chains,
                                   leap_compare_fields *test, int n_samples, int64_t batch, double *latency_ms,
                                   double *throughput, leap_error *err) {
@@ -117,10 +156,7 @@ leap_status leap__compare_latency(leap_runtime *rt, const leap_chain *const *cha
   memset(&b, 0, sizeof b);
   b.chains = chains;
   b.n_chains = n_chains;
-  if (leap__compare_fields_get(test, chains[0]->input, &b.input, err)) return err->status;
-  for (int k = 0; k + 1 < n_chains; k++)
-    if (leap__compare_fields_get(test, chains[k + 1]->input, &b.next_input[k], err)) return err->status;
-  if (b.input->shape[0] < 1) return leap_error_set(err, LEAP_ERR_VALUE, "compare: no test samples to time");
+  if (bench_inputs(&b, test, err)) return err->status;
   leap_ctx_init(&b.ctx, rt, 0);
   b.ctx.grad_enabled = false;
   b.ctx.training = false;

@@ -182,7 +182,7 @@ static leap_status layer_kind(leap__cfg *c, const leap__cfg_at *item, const char
   if (close) return leap__cfg_error(c, item, "unknown layer kind '%s' (did you mean '%s'?)", *name, close);
   return leap__cfg_error(c, item, "unknown layer kind '%s' (kinds: conv, maxpool, avgpool, global_avgpool, flatten, "
                                   "linear, batchnorm, layernorm, groupnorm, relu, gelu, dropout, embedding, "
-                                  "transformer, tokens, position, queries, last)", *name ? *name : "?");
+                                  "transformer, tokens, position, queries, last, coords)", *name ? *name : "?");
 }
 
 static leap_status read_layer(leap__cfg *c, const leap__cfg_at *item, leap_layer_spec *layer) {
@@ -202,29 +202,70 @@ static leap_status read_layer(leap__cfg *c, const leap__cfg_at *item, leap_layer
   return LEAP_OK;
 }
 
-/* layers: the sequential list; the target is the leap_net_spec. */
-static leap_status read_layers(leap__cfg *c, const leap__cfg_at *at, void *target) {
-  leap_net_spec *spec = target;
+/* A layer list at `at` of 1 to max layers into layers[], *n its length; absent is a missing required key. */
+static leap_status read_layer_list(leap__cfg *c, const leap__cfg_at *at, leap_layer_spec *layers, int max, int *n) {
   if (leap__cfg_is_absent(at)) {
     leap__cfg_at here = *at;
     here.path[0] = '\0';
     return leap__cfg_error(c, &here, "missing required key '%s'", at->path);
   }
-  if (leap__cfg_sequence(c, at, 1, LEAP_NET_MAX_LAYERS, &spec->n_layers)) return c->err->status;
+  if (leap__cfg_sequence(c, at, 1, max, n)) return c->err->status;
   leap__json_open(&c->json, '[');
-  for (int i = 0; i < spec->n_layers; i++) {
+  for (int i = 0; i < *n; i++) {
     leap__cfg_at item;
     leap__cfg_item(c, at, i, &item);
-    if (read_layer(c, &item, &spec->layers[i])) return c->err->status;
+    if (read_layer(c, &item, &layers[i])) return c->err->status;
   }
   leap__json_close(&c->json, ']');
   return LEAP_OK;
 }
 
-static const leap__cfg_key g_sequential_keys[] = {ARCH_KEY, LEAP__K_FN("layers", 0, read_layers)};
+/* layers: the sequential list; the target is the leap_net_spec. */
+static leap_status read_layers(leap__cfg *c, const leap__cfg_at *at, void *target) {
+  leap_net_spec *spec = target;
+  return read_layer_list(c, at, spec->layers, LEAP_NET_MAX_LAYERS, &spec->n_layers);
+}
+
+/* inputs: a mapping from each named input (a data field) to the layer list it goes through before the join, in the
+ * order the inputs are joined; absent or {} is one unnamed input. The target is the leap_net_spec. */
+static leap_status read_branches(leap__cfg *c, const leap__cfg_at *at, void *target) {
+  leap_net_spec *spec = target;
+  spec->n_branches = 0;
+  if (leap__cfg_is_absent(at)) {
+    leap__json_raw(&c->json, "{}");
+    return LEAP_OK;
+  }
+  if (!fy_node_is_mapping(at->node))
+    return leap__cfg_error(c, at, "expected a mapping from each input's field name to its layer list, e.g. {image: "
+                                  "[{conv: {channels: 32}}, relu, tokens]}");
+  int n = fy_node_mapping_item_count(at->node);
+  if (n > LEAP_NET_MAX_INPUTS)
+    return leap__cfg_error(c, at, "has %d inputs; a network takes at most %d", n, LEAP_NET_MAX_INPUTS);
+  leap__json_open(&c->json, '{');
+  for (int i = 0; i < n; i++) {
+    struct fy_node *key = fy_node_pair_key(fy_node_mapping_get_by_index(at->node, i));
+    const char *name = key && fy_node_is_scalar(key) ? fy_node_get_scalar0(key) : "";
+    leap_net_branch *br = &spec->branches[i];
+    leap__cfg_at list;
+    leap__cfg_child(c, at, name, &list);
+    if (!leap_run_config_field(c->cfg, name))
+      return leap__cfg_error(c, &list, "'%s' is not a field of data.fields (a network's inputs are named by the "
+                                       "fields they read)", name);
+    snprintf(br->input, sizeof br->input, "%s", name);
+    br->line = list.set ? 0 : list.line;
+    leap__json_key(&c->json, name);
+    if (read_layer_list(c, &list, br->layers, LEAP_NET_MAX_BRANCH_LAYERS, &br->n_layers)) return c->err->status;
+  }
+  spec->n_branches = n;
+  leap__json_close(&c->json, '}');
+  return LEAP_OK;
+}
+
+static const leap__cfg_key g_sequential_keys[] = {ARCH_KEY, LEAP__K_FN("inputs", 0, read_branches),
+                                                  LEAP__K_FN("layers", 0, read_layers)};
 
 static const leap__cfg_table g_net_tables[] = {
-    [LEAP_NET_SEQUENTIAL] = {g_sequential_keys, 2, "arch sequential", NULL},
+    [LEAP_NET_SEQUENTIAL] = {g_sequential_keys, 3, "arch sequential", NULL},
     [LEAP_NET_CONVNET] = {g_convnet_keys, 4, "arch convnet", NULL},
     [LEAP_NET_MLP] = {g_mlp_keys, 4, "arch mlp", NULL},
     [LEAP_NET_GPT] = {g_gpt_keys, 7, "arch gpt", NULL},

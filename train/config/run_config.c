@@ -184,10 +184,8 @@ static leap_status read_inputs(leap__cfg *c, const leap__cfg_at *at, void *targe
       return c->err->status;
   }
   leap__json_close(&c->json, ']');
-  for (int i = 0; s->n_inputs > 1 && i < s->n_inputs; i++)
-    if (leap_run_config_field(c->cfg, s->inputs[i])->dtype != LEAP_I32)
-      return leap__cfg_error(c, at, "two inputs are joined as one token sequence, so both must be i32 fields; "
-                                    "'%s' is f32", s->inputs[i]);
+  for (int i = 1; i < s->n_inputs; i++)
+    if (!strcmp(s->inputs[i], s->inputs[0])) return leap__cfg_error(c, at, "'%s' is named twice", s->inputs[i]);
   return LEAP_OK;
 }
 
@@ -233,10 +231,36 @@ static const leap__cfg_key g_stage_keys[] = {
 };
 static const leap__cfg_table g_stage_table = {g_stage_keys, 5, NULL, NULL};
 
-/* Stage i's name is new, and stage i > 0 takes stage i-1's output among its inputs (the chain). */
+static bool stage_has_input(const leap_stage_config *s, const char *name) {
+  for (int k = 0; k < s->n_inputs; k++)
+    if (!strcmp(s->inputs[k], name)) return true;
+  return false;
+}
+
+/* The network's named inputs are the stage's inputs; a stage of two inputs needs them named. */
+static leap_status check_stage_network(leap__cfg *c, const leap__cfg_at *item, const leap_stage_config *s) {
+  const leap_net_spec *net = &s->network;
+  leap__cfg_at key;
+  leap__cfg_child(c, item, "network", &key);
+  if (net->n_branches == 0 && s->n_inputs > 1)
+    return leap__cfg_error(c, &key, "stage '%s' takes %d inputs, so its network must name them, one layer list "
+                                    "each: arch sequential with inputs: {%s: [...], %s: [...]}", s->name,
+                           s->n_inputs, s->inputs[0], s->inputs[1]);
+  bool same = net->n_branches == 0 || net->n_branches == s->n_inputs;
+  for (int k = 0; k < net->n_branches && same; k++) same = stage_has_input(s, net->branches[k].input);
+  if (same) return LEAP_OK;
+  leap__cfg_at inputs;
+  leap__cfg_child(c, &key, "inputs", &inputs);
+  return leap__cfg_error(c, &inputs, "the network's inputs must be the stage's inputs (%s%s%s), one layer list each",
+                         s->inputs[0], s->n_inputs > 1 ? ", " : "", s->n_inputs > 1 ? s->inputs[1] : "");
+}
+
+/* Stage i's name is new, its network takes its inputs, and stage i > 0 takes stage i-1's output among its inputs
+ * (the chain). */
 static leap_status check_stage(leap__cfg *c, const leap__cfg_at *item, int i) {
   const leap_stage_config *s = &c->cfg->stages[i];
   leap__cfg_at key;
+  if (check_stage_network(c, item, s)) return c->err->status;
   for (int j = 0; j < i; j++)
     if (!strcmp(c->cfg->stages[j].name, s->name)) {
       leap__cfg_child(c, item, "name", &key);
@@ -244,8 +268,7 @@ static leap_status check_stage(leap__cfg *c, const leap__cfg_at *item, int i) {
     }
   if (i == 0) return LEAP_OK;
   const char *prev = c->cfg->stages[i - 1].output;
-  for (int k = 0; k < s->n_inputs; k++)
-    if (!strcmp(s->inputs[k], prev)) return LEAP_OK;
+  if (stage_has_input(s, prev)) return LEAP_OK;
   leap__cfg_child(c, item, "input", &key);
   return leap__cfg_error(c, &key, "stage '%s' must take the previous stage's output '%s' as an input (stages form "
                                   "a chain)", s->name, prev);

@@ -18,6 +18,9 @@
 #define LEAP_CFG_MAX_STAGE_INPUTS 2
 #define LEAP_CFG_MAX_FRACTIONS 8
 
+_Static_assert(LEAP_CFG_NAME <= LEAP_NET_INPUT_NAME_MAX, "a network's input names are field names");
+_Static_assert(LEAP_CFG_MAX_STAGE_INPUTS <= LEAP_NET_MAX_INPUTS, "a stage's network takes each of its inputs");
+
 typedef enum leap_loss_kind { LEAP_LOSS_MSE = 0, LEAP_LOSS_CROSS_ENTROPY } leap_loss_kind;
 
 /* One dataset of the file and how it is prepared (data.fields.<name>). */
@@ -47,8 +50,8 @@ typedef struct leap_data_config {
 typedef struct leap_stage_config {
   char name[LEAP_CFG_NAME];
   int n_inputs;
-  /* Field names (the previous stage's output in a chain). Two inputs are i32 token fields, fed to the network
-   * joined along the sequence dim (first input first). */
+  /* Field names (the previous stage's output in a chain). A network of two inputs names them (leap_net_spec's
+   * branches), each with its own layers, which decides the order they are joined in. */
   char inputs[LEAP_CFG_MAX_STAGE_INPUTS][LEAP_CFG_NAME];
   char output[LEAP_CFG_NAME];                           /* the field it is trained to predict */
   leap_net_spec network;
@@ -83,9 +86,9 @@ typedef struct leap_run_config {
   leap_data_config data;
   int n_stages;
   leap_stage_config stages[LEAP_CFG_MAX_STAGES];
-  /* e2e: an explicit network from the first stage's inputs to the last stage's output (e2e.network), or, when
-   * absent, the stages' networks composed through a learned interface of e2e.interface features (default: the
-   * width of each intermediate). */
+  /* e2e: an explicit network to the last stage's output (e2e.network) from the fields its named inputs give, else
+   * from the first stage's first input; or, when absent, the stages' networks composed through a learned interface
+   * of e2e.interface features (default: the width of each intermediate). */
   bool e2e_has_network;
   leap_net_spec e2e_network;
   int64_t e2e_interface;

@@ -22,19 +22,6 @@ static bool is_cross_entropy_target(const leap_run_config *cfg, const char *fiel
   return false;
 }
 
-int leap_chain_input_fields(const char *input, char fields[LEAP_CFG_MAX_STAGE_INPUTS][LEAP_CFG_NAME]) {
-  int n = 0;
-  for (const char *p = input;; n++) {
-    const char *end = strchr(p, '+');
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    if (n == LEAP_CFG_MAX_STAGE_INPUTS || len == 0 || len >= LEAP_CFG_NAME) return 0;
-    memcpy(fields[n], p, len);
-    fields[n][len] = '\0';
-    if (!end) return n + 1;
-    p = end + 1;
-  }
-}
-
 leap_field_spec leap_field_spec_for(const leap_run_config *cfg, const char *field) {
   leap_field_spec s;
   memset(&s, 0, sizeof s);
@@ -92,27 +79,8 @@ static hid_t open_field(const leap_run_config *cfg, const char *group, const cha
   return ds;
 }
 
-/* A joined input: each part a token sequence (T_i), together (sum of T_i). */
-static leap_status joined_sample_shape(const leap_run_config *cfg, const char *group, const char *input, int *ndim,
-                                       int64_t *shape, leap_error *err) {
-  char parts[LEAP_CFG_MAX_STAGE_INPUTS][LEAP_CFG_NAME];
-  int n = leap_chain_input_fields(input, parts);
-  if (n == 0) return leap_error_set(err, LEAP_ERR_CONFIG, "input '%s' is not one or two field names", input);
-  int64_t total = 0;
-  for (int i = 0; i < n; i++) {
-    if (leap_field_sample_shape(cfg, group, parts[i], ndim, shape, err)) return err->status;
-    if (*ndim != 1)
-      return leap_error_set(err, LEAP_ERR_SHAPE, "%s: joined input '%s': field '%s' has %d dims per sample; only "
-                            "token sequences (N,T) are joined", cfg->data.file, input, parts[i], *ndim);
-    total += shape[0];
-  }
-  *ndim = 1, shape[0] = total;
-  return LEAP_OK;
-}
-
 leap_status leap_field_sample_shape(const leap_run_config *cfg, const char *group, const char *field, int *ndim,
                                     int64_t *shape, leap_error *err) {
-  if (strchr(field, '+')) return joined_sample_shape(cfg, group, field, ndim, shape, err);
   quiet_h5 q = h5_quiet();
   hid_t file, ds = open_field(cfg, group, field, &file, err);
   if (ds < 0) return h5_restore(q), err->status;
@@ -260,26 +228,62 @@ static void model_start(leap_chain_model *m, const char *name, leap_device devic
   copy_name(m->chain.name, name);
 }
 
-static leap_status add_net(leap_chain_model *m, const leap_net_spec *spec, int in_ndim, const int64_t *in_shape,
-                           int64_t out_dim, const char *prefix, uint64_t seed, leap_error *err) {
-  leap_net *net = &m->nets[m->chain.n_nets];
-  if (leap_net_create(net, spec, in_ndim, in_shape, out_dim, &m->params, prefix, seed, err)) return err->status;
-  m->chain.nets[m->chain.n_nets++] = net;
-  return LEAP_OK;
+/* What a net input reading `field` gets from the data: the delivered dtype and the per-sample shape. */
+static leap_status field_input(const leap_run_config *cfg, const char *field, leap_net_input *in, leap_error *err) {
+  memset(in, 0, sizeof *in);
+  in->dtype = leap_field_spec_for(cfg, field).dtype;
+  return leap_field_sample_shape(cfg, cfg->data.train_group, field, &in->ndim, in->shape, err);
 }
 
-/* The chain input of a stage: its field, or its two fields joined as "a+b". */
-static leap_status stage_input(const leap_run_config *cfg, const leap_stage_config *s, char *out, leap_error *err) {
-  size_t len = 0;
-  for (int i = 0; i < s->n_inputs; i++) len += strlen(s->inputs[i]) + 1;
-  if (s->n_inputs < 1 || s->n_inputs > LEAP_CFG_MAX_STAGE_INPUTS || len > LEAP_CFG_NAME)
-    return leap_error_set(err, LEAP_ERR_CONFIG, "%s: stage '%s': %d inputs whose names take %zu bytes do not fit a "
-                          "chain's input (%d bytes)", cfg->source, s->name, s->n_inputs, len, LEAP_CFG_NAME);
-  out[0] = '\0';
-  for (int i = 0; i < s->n_inputs; i++) {
-    if (i) strcat(out, "+");
-    strcat(out, s->inputs[i]);
+/* The names of the inputs a stage's (or the e2e) network reads, in its input order: its named inputs, else the one
+ * input given. */
+static int net_input_names(const leap_net_spec *spec, const char *only, const char *names[LEAP_NET_MAX_INPUTS]) {
+  if (spec->arch != LEAP_NET_SEQUENTIAL || spec->n_branches == 0) {
+    names[0] = only;
+    return 1;
   }
+  for (int i = 0; i < spec->n_branches; i++) names[i] = spec->branches[i].input;
+  return spec->n_branches;
+}
+
+/* The chain input reading field (added when new): its index, or -1 with err set when there are too many. */
+static int chain_input(leap_chain *chain, const char *field, leap_error *err) {
+  int i = leap_chain_input_index(chain, field);
+  if (i >= 0) return i;
+  if (chain->n_inputs == LEAP_CHAIN_MAX_INPUTS) {
+    leap_error_set(err, LEAP_ERR_CONFIG, "%s: more than %d data fields feed the chain", chain->name,
+                   LEAP_CHAIN_MAX_INPUTS);
+    return -1;
+  }
+  copy_name(chain->inputs[chain->n_inputs], field);
+  return chain->n_inputs++;
+}
+
+/* Adds a net reading `names` (each a data field, or the output field of a net already in the chain: produced[j] is
+ * net j's output field, "" for none) with its inputs wired into the chain. */
+static leap_status add_net(leap_chain_model *m, const leap_run_config *cfg, const leap_net_spec *spec,
+                           const char *const *names, int n_names, const char *const *produced, int64_t out_dim,
+                           const char *prefix, uint64_t seed, leap_error *err) {
+  int k = m->chain.n_nets;
+  leap_net_input inputs[LEAP_NET_MAX_INPUTS];
+  for (int i = 0; i < n_names; i++) {
+    int from = -1;
+    for (int j = 0; j < k; j++)
+      if (produced && !strcmp(produced[j], names[i])) from = j;
+    if (from >= 0) {
+      const leap_net *src = &m->nets[from];
+      inputs[i] = (leap_net_input){.dtype = LEAP_F32, .ndim = src->out_ndim};
+      memcpy(inputs[i].shape, src->out_shape, sizeof inputs[i].shape);
+      m->chain.sources[k][i] = LEAP_CHAIN_FROM_NET(from);
+      continue;
+    }
+    int index = chain_input(&m->chain, names[i], err);
+    if (index < 0 || field_input(cfg, names[i], &inputs[i], err)) return err->status;
+    m->chain.sources[k][i] = index;
+  }
+  leap_net *net = &m->nets[k];
+  if (leap_net_create_inputs(net, spec, n_names, inputs, out_dim, &m->params, prefix, seed, err)) return err->status;
+  m->chain.nets[m->chain.n_nets++] = net;
   return LEAP_OK;
 }
 
@@ -292,35 +296,35 @@ leap_status leap_chain_build_stage(leap_chain_model *m, const leap_run_config *c
   model_start(m, name, device);
   copy_name(m->chain.target, s->output);
   m->chain.loss = s->loss;
-  int ndim;
-  int64_t shape[LEAP_MAX_DIMS], out_dim;
-  if (stage_input(cfg, s, m->chain.input, err) ||
-      leap_field_sample_shape(cfg, cfg->data.train_group, m->chain.input, &ndim, shape, err) ||
-      leap_field_out_dim(cfg, s->output, s->loss, &out_dim, err) ||
-      add_net(m, &s->network, ndim, shape, out_dim, prefix, cfg->train.seed + (uint64_t)stage, err)) {
+  const char *names[LEAP_NET_MAX_INPUTS];
+  int n = net_input_names(&s->network, s->inputs[0], names);
+  int64_t out_dim;
+  if (leap_field_out_dim(cfg, s->output, s->loss, &out_dim, err) ||
+      add_net(m, cfg, &s->network, names, n, NULL, out_dim, prefix, cfg->train.seed + (uint64_t)stage, err)) {
     leap_chain_model_free(m);
     return err->status;
   }
   return LEAP_OK;
 }
 
-/* Stage 0 reads the chain's input; every later stage reads the previous one's output (its other inputs, if any,
- * are not part of a composed chain). */
+/* Stage k's net reads its inputs: the fields no earlier stage produces from the data, the others from the earlier
+ * stage's net, whose output (the last stage's aside) is `interface` features wide (0: the output field's width). */
 static leap_status build_composed(leap_chain_model *m, const leap_run_config *cfg, int64_t interface,
                                   leap_error *err) {
-  int ndim;
-  int64_t shape[LEAP_MAX_DIMS];
-  if (leap_field_sample_shape(cfg, cfg->data.train_group, m->chain.input, &ndim, shape, err)) return err->status;
+  const char *produced[LEAP_CFG_MAX_STAGES];
   for (int k = 0; k < cfg->n_stages; k++) {
     const leap_stage_config *s = &cfg->stages[k];
     bool last = k == cfg->n_stages - 1;
     int64_t width = 0;
     if (!last && interface > 0) width = interface;
-    else if (leap_field_out_dim(cfg, s->output, last ? s->loss : LEAP_LOSS_MSE, &width, err)) return err->status;
+    else if (leap_field_out_dim(cfg, s->output, s->loss, &width, err)) return err->status;
     char prefix[LEAP_CFG_NAME + 2];
     snprintf(prefix, sizeof prefix, "%s.", s->name);
-    if (add_net(m, &s->network, ndim, shape, width, prefix, cfg->train.seed + (uint64_t)k, err)) return err->status;
-    ndim = 1, shape[0] = width;
+    const char *names[LEAP_NET_MAX_INPUTS];
+    int n = net_input_names(&s->network, s->inputs[0], names);
+    if (add_net(m, cfg, &s->network, names, n, produced, width, prefix, cfg->train.seed + (uint64_t)k, err))
+      return err->status;
+    produced[k] = s->output;
   }
   return LEAP_OK;
 }
@@ -332,7 +336,7 @@ leap_status leap_chain_build_composed(leap_chain_model *m, const leap_run_config
   const leap_stage_config *last = &cfg->stages[cfg->n_stages - 1];
   copy_name(m->chain.target, last->output);
   m->chain.loss = last->loss;
-  if (stage_input(cfg, &cfg->stages[0], m->chain.input, err) || build_composed(m, cfg, interface, err)) {
+  if (build_composed(m, cfg, interface, err)) {
     leap_chain_model_free(m);
     return err->status;
   }
@@ -348,12 +352,11 @@ leap_status leap_chain_build_e2e(leap_chain_model *m, const leap_run_config *cfg
   const leap_stage_config *first = &cfg->stages[0], *last = &cfg->stages[cfg->n_stages - 1];
   copy_name(m->chain.target, last->output);
   m->chain.loss = last->loss;
-  int ndim;
-  int64_t shape[LEAP_MAX_DIMS], out_dim;
-  if (stage_input(cfg, first, m->chain.input, err) ||
-      leap_field_sample_shape(cfg, cfg->data.train_group, m->chain.input, &ndim, shape, err) ||
-      leap_field_out_dim(cfg, last->output, last->loss, &out_dim, err) ||
-      add_net(m, &cfg->e2e_network, ndim, shape, out_dim, "e2e.", cfg->train.seed, err)) {
+  const char *names[LEAP_NET_MAX_INPUTS];
+  int n = net_input_names(&cfg->e2e_network, first->inputs[0], names);
+  int64_t out_dim;
+  if (leap_field_out_dim(cfg, last->output, last->loss, &out_dim, err) ||
+      add_net(m, cfg, &cfg->e2e_network, names, n, NULL, out_dim, "e2e.", cfg->train.seed, err)) {
     leap_chain_model_free(m);
     return err->status;
   }

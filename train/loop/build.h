@@ -18,24 +18,22 @@ typedef struct leap_chain_model {
   leap_net nets[LEAP_CFG_MAX_STAGES];
 } leap_chain_model;
 
-/* Stage `stage` of cfg alone: input its first input field, target its output, named "pipeline.<stage>". */
+/* Stage `stage` of cfg alone: inputs its input fields (in its network's input order), target its output, named
+ * "pipeline.<stage>". */
 leap_status leap_chain_build_stage(leap_chain_model *m, const leap_run_config *cfg, int stage, leap_device device,
                                    leap_error *err);
-/* The end-to-end model: cfg->e2e_network when cfg->e2e_has_network, else the stages composed through
- * cfg->e2e_interface features (0: each intermediate field's width). Named "e2e". */
+/* The end-to-end model: cfg->e2e_network when cfg->e2e_has_network (fed the fields its named inputs name, else the
+ * first stage's first input), else the stages composed through cfg->e2e_interface features (0: each intermediate
+ * field's width). Named "e2e". */
 leap_status leap_chain_build_e2e(leap_chain_model *m, const leap_run_config *cfg, leap_device device,
                                  leap_error *err);
-/* Every stage of cfg composed into one chain, stage k's net feeding stage k+1's through `interface` features (0:
- * the width of stage k's output field, which makes the parameters interchangeable with the stages' own). */
+/* Every stage of cfg composed into one chain, stage k's net feeding the nets that read stage k's output field
+ * through `interface` features instead (0: the width of stage k's output, a field's values or an i32 field's
+ * vocab, which makes the parameters interchangeable with the stages' own: an embedding then takes the scores).
+ * Inputs that no earlier stage produces are the chain's inputs, in the order the nets first read them. */
 leap_status leap_chain_build_composed(leap_chain_model *m, const leap_run_config *cfg, int64_t interface,
                                       const char *name, leap_device device, leap_error *err);
 void leap_chain_model_free(leap_chain_model *m);
-
-/* A chain's input is one field, or two i32 token fields joined along the sequence dim, written "a+b" (config field
- * names never hold '+'): a stage with inputs [scene, question] reads (N, T_scene + T_question) token ids. Every
- * function below that takes a field name takes such a joined input too, except leap_field_spec_for and
- * leap_field_out_dim. Splits input into its fields and returns their count (0 when a part is empty or too long). */
-int leap_chain_input_fields(const char *input, char fields[LEAP_CFG_MAX_STAGE_INPUTS][LEAP_CFG_NAME]);
 
 /* How the loader delivers `field` of cfg: its data.fields entry (dtype, normalisation, layout), with integer
  * targets of a cross-entropy stage always i32. The spec's dataset points at `field`. */
@@ -55,7 +53,7 @@ leap_status leap_read_field_n(const leap_run_config *cfg, const char *group, con
 /* Rows [begin, end) of a host array as a context tensor (valid until the next begin_step). */
 leap_tensor *leap_host_array_rows(leap_ctx *ctx, const leap_host_array *a, int64_t begin, int64_t end);
 
-/* The chain's loss over every sample of inputs/targets, in no-grad eval mode, in batches of `batch`, averaged over
+/* The chain's loss over every sample of inputs (chain->n_inputs arrays) and targets, in no-grad eval mode, in batches of `batch`, averaged over
  * batches weighted by their sample counts. Runs in ctx (its arenas are reset; its grad and training modes are
  * restored). */
 leap_status leap_chain_eval_loss(leap_ctx *ctx, const leap_chain *chain, const leap_host_array *inputs,

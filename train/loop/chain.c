@@ -12,9 +12,24 @@
 /* Samples per loader batch when a whole field is read in file order. */
 #define READ_FIELD_BATCH 256
 
-leap_tensor *leap_chain_forward(const leap_chain *chain, leap_ctx *ctx, leap_tensor *x) {
-  for (int i = 0; i < chain->n_nets && x; i++) x = leap_net_forward(chain->nets[i], ctx, x);
-  return x;
+int leap_chain_input_index(const leap_chain *chain, const char *field) {
+  for (int i = 0; i < chain->n_inputs; i++)
+    if (!strcmp(chain->inputs[i], field)) return i;
+  return -1;
+}
+
+leap_tensor *leap_chain_forward(const leap_chain *chain, leap_ctx *ctx, leap_tensor *const *xs) {
+  leap_tensor *outs[LEAP_CFG_MAX_STAGES] = {0};
+  for (int k = 0; k < chain->n_nets; k++) {
+    const leap_net *net = chain->nets[k];
+    leap_tensor *in[LEAP_NET_MAX_INPUTS];
+    for (int i = 0; i < net->n_inputs; i++) {
+      int src = chain->sources[k][i];
+      in[i] = src >= 0 ? xs[src] : outs[LEAP_CHAIN_FROM_NET(src)];
+    }
+    if (!(outs[k] = leap_net_forward_inputs(net, ctx, in))) return NULL;
+  }
+  return chain->n_nets > 0 ? outs[chain->n_nets - 1] : NULL;
 }
 
 /* The target reshaped to what the loss compares it with: the prediction's shape for MSE, the logits' leading
@@ -27,8 +42,8 @@ static leap_tensor *fit_target(leap_ctx *ctx, leap_tensor *pred, leap_tensor *ta
   return leap_reshape(ctx, target, ndim, pred->shape);
 }
 
-leap_tensor *leap_chain_loss(const leap_chain *chain, leap_ctx *ctx, leap_tensor *x, leap_tensor *target) {
-  leap_tensor *pred = leap_chain_forward(chain, ctx, x);
+leap_tensor *leap_chain_loss(const leap_chain *chain, leap_ctx *ctx, leap_tensor *const *xs, leap_tensor *target) {
+  leap_tensor *pred = leap_chain_forward(chain, ctx, xs);
   if (!pred || !target) return NULL;
   target = fit_target(ctx, pred, target, chain->loss);
   if (chain->loss == LEAP_LOSS_CROSS_ENTROPY) return leap_cross_entropy(ctx, pred, target, -1);
@@ -73,55 +88,9 @@ static leap_status read_batches(leap_loader *loader, const char *field, int64_t 
   return LEAP_OK;
 }
 
-/* Token rows of several arrays side by side: dst row i = parts[0] row i, parts[1] row i, ... (i32, (N,T)). */
-static void join_rows(int32_t *dst, const leap_host_array *parts, int n_parts, int64_t lo, int64_t hi) {
-  for (int64_t i = lo; i < hi; i++)
-    for (int p = 0; p < n_parts; p++) {
-      int64_t t = parts[p].shape[1];
-      memcpy(dst, (const int32_t *)parts[p].data + i * t, sizeof(int32_t) * (size_t)t);
-      dst += t;
-    }
-}
-
-leap_tensor *leap__joined_rows(leap_ctx *ctx, const leap_host_array *parts, int n_parts, int64_t lo, int64_t hi) {
-  int64_t shape[2] = {hi - lo, 0};
-  for (int p = 0; p < n_parts; p++) shape[1] += parts[p].shape[1];
-  leap_tensor *t = leap_ctx_tensor(ctx, LEAP_I32, 2, shape, false);
-  int32_t *host = leap_arena_alloc(&ctx->meta, leap_tensor_bytes(t));
-  join_rows(host, parts, n_parts, lo, hi);
-  leap_tensor_from_host(t, host);
-  return t;
-}
-
-/* A joined input "a+b": each part read, checked to be (N,T) token ids with the same N, and joined row by row. */
-static leap_status read_joined(const leap_run_config *cfg, const char *group, const char *input, int64_t max_n,
-                               leap_host_array *out, leap_error *err) {
-  char names[LEAP_CFG_MAX_STAGE_INPUTS][LEAP_CFG_NAME];
-  leap_host_array parts[LEAP_CFG_MAX_STAGE_INPUTS] = {0};
-  int n = leap_chain_input_fields(input, names);
-  leap_status st = n ? LEAP_OK : leap_error_set(err, LEAP_ERR_CONFIG, "input '%s' is not one or two fields", input);
-  for (int p = 0; p < n && !st; p++) {
-    st = leap_read_field_n(cfg, group, names[p], max_n, &parts[p], err);
-    if (!st && (parts[p].dtype != LEAP_I32 || parts[p].ndim != 2 || parts[p].shape[0] != parts[0].shape[0]))
-      st = leap_error_set(err, LEAP_ERR_SHAPE, "%s: joined input '%s': '%s/%s' is not (N,T) i32 token ids with the "
-                          "same N as '%s'", cfg->data.file, input, group, names[p], names[0]);
-  }
-  if (!st) {
-    memset(out, 0, sizeof *out);
-    out->dtype = LEAP_I32, out->ndim = 2, out->shape[0] = parts[0].shape[0];
-    for (int p = 0; p < n; p++) out->shape[1] += parts[p].shape[1];
-    if (!(out->data = malloc(sizeof(int32_t) * (size_t)(out->shape[0] * out->shape[1]) + 1)))
-      st = leap_error_set(err, LEAP_ERR_MEMORY, "out of memory joining '%s'", input);
-    else join_rows(out->data, parts, n, 0, out->shape[0]);
-  }
-  for (int p = 0; p < n; p++) leap_host_array_free(&parts[p]);
-  return st;
-}
-
 leap_status leap_read_field_n(const leap_run_config *cfg, const char *group, const char *field, int64_t max_n,
                               leap_host_array *out, leap_error *err) {
   memset(out, 0, sizeof *out);
-  if (strchr(field, '+')) return read_joined(cfg, group, field, max_n, out, err);
   leap_loader_config lc = leap_loader_config_default();
   lc.path = cfg->data.file;
   lc.group = group;
@@ -183,21 +152,42 @@ static leap_status store_rows(leap_host_array *out, const leap_tensor *y, int64_
   return LEAP_OK;
 }
 
+/* The chain's inputs are n_inputs arrays of the same sample count; *n gets it. */
+static leap_status check_inputs(const leap_chain *chain, const leap_host_array *inputs, int64_t *n, leap_error *err) {
+  if (chain->n_inputs < 1 || chain->n_inputs > LEAP_CHAIN_MAX_INPUTS)
+    return leap_error_set(err, LEAP_ERR_VALUE, "%s: %d inputs", chain->name, chain->n_inputs);
+  *n = inputs[0].shape[0];
+  for (int i = 1; i < chain->n_inputs; i++)
+    if (inputs[i].shape[0] != *n)
+      return leap_error_set(err, LEAP_ERR_SHAPE, "%s: input '%s' has %lld samples, '%s' %lld", chain->name,
+                            chain->inputs[i], (long long)inputs[i].shape[0], chain->inputs[0], (long long)*n);
+  return LEAP_OK;
+}
+
+/* Rows [begin, end) of each chain input as context tensors. */
+static void input_rows(leap_ctx *ctx, const leap_chain *chain, const leap_host_array *inputs, int64_t begin,
+                       int64_t end, leap_tensor **xs) {
+  for (int i = 0; i < chain->n_inputs; i++) xs[i] = leap_host_array_rows(ctx, &inputs[i], begin, end);
+}
+
 leap_status leap_chain_predict(leap_runtime *rt, const leap_chain *chain, const leap_host_array *inputs,
                                int64_t batch, leap_host_array *out, leap_error *err) {
   memset(out, 0, sizeof *out);
+  int64_t n = 0;
+  if (check_inputs(chain, inputs, &n, err)) return err->status;
   if (batch < 1) return leap_error_set(err, LEAP_ERR_VALUE, "%s: prediction batch %lld < 1", chain->name,
                                        (long long)batch);
   leap_ctx ctx;
   leap_ctx_init(&ctx, rt, 0);
   ctx.grad_enabled = false;
   ctx.training = false;
-  int64_t n = inputs->shape[0];
   leap_status st = LEAP_OK;
   for (int64_t b = 0; b < n && st == LEAP_OK; b += batch) {
     int64_t e = b + batch < n ? b + batch : n;
     leap_ctx_begin_step(&ctx);
-    leap_tensor *y = leap_chain_forward(chain, &ctx, leap_host_array_rows(&ctx, inputs, b, e));
+    leap_tensor *xs[LEAP_CHAIN_MAX_INPUTS];
+    input_rows(&ctx, chain, inputs, b, e, xs);
+    leap_tensor *y = leap_chain_forward(chain, &ctx, xs);
     st = ctx_error(&ctx, chain, err);
     if (st == LEAP_OK) st = store_rows(out, y, b, n, err);
   }
@@ -208,7 +198,8 @@ leap_status leap_chain_predict(leap_runtime *rt, const leap_chain *chain, const 
 
 leap_status leap_chain_eval_loss(leap_ctx *ctx, const leap_chain *chain, const leap_host_array *inputs,
                                  const leap_host_array *targets, int64_t batch, double *loss, leap_error *err) {
-  int64_t n = inputs->shape[0];
+  int64_t n = 0;
+  if (check_inputs(chain, inputs, &n, err)) return err->status;
   if (targets->shape[0] != n)
     return leap_error_set(err, LEAP_ERR_SHAPE, "%s: %lld inputs but %lld targets", chain->name, (long long)n,
                           (long long)targets->shape[0]);
@@ -223,8 +214,9 @@ leap_status leap_chain_eval_loss(leap_ctx *ctx, const leap_chain *chain, const l
   for (int64_t b = 0; b < n && st == LEAP_OK; b += batch) {
     int64_t e = b + batch < n ? b + batch : n;
     leap_ctx_begin_step(ctx);
-    leap_tensor *x = leap_host_array_rows(ctx, inputs, b, e), *t = leap_host_array_rows(ctx, targets, b, e);
-    leap_tensor *l = leap_chain_loss(chain, ctx, x, t);
+    leap_tensor *xs[LEAP_CHAIN_MAX_INPUTS];
+    input_rows(ctx, chain, inputs, b, e, xs);
+    leap_tensor *l = leap_chain_loss(chain, ctx, xs, leap_host_array_rows(ctx, targets, b, e));
     st = ctx_error(ctx, chain, err);
     if (st == LEAP_OK) {
       float v;

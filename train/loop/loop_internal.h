@@ -19,9 +19,6 @@ void leap__loop_json_string(FILE *out, const char *s);
 /* Writes a finite number so that it reads back to the same float, or null for NaN and infinities. */
 void leap__loop_json_number(FILE *out, double v);
 
-/* Rows [lo, hi) of token arrays (N,T_p) joined along the sequence dim, as a context tensor (hi-lo, sum T_p) i32
- * (staged in the context's host arena: nothing is allocated once the arena has grown). */
-leap_tensor *leap__joined_rows(leap_ctx *ctx, const leap_host_array *parts, int n_parts, int64_t lo, int64_t hi);
 /* Writes ',\n  "vocabularies": {NAME: [token, ...], ...}' for every root attribute of the HDF5 file at path named vocab
  * or *_vocab (a string, one token per line); nothing when there is none or the file cannot be read. */
 void leap__write_vocabularies(FILE *out, const char *path);

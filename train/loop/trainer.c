@@ -3,8 +3,8 @@
  * a guard that drops the step when the loss or the gradient is not finite, then clipping and the optimizer at the
  * scheduled learning rate. Evaluation runs every eval_every steps and at the end on val samples held in memory.
  *
- * The step allocates nothing once warm: batches come from the loader's own buffers, activations (and joined token
- * inputs) from the context's arenas (reset each micro-batch), the tape is reused, and gradients and optimizer state
+ * The step allocates nothing once warm: batches come from the loader's own buffers, activations from the context's
+ * arenas (reset each micro-batch), the tape is reused, and gradients and optimizer state
  * are made once. */
 #include "train/loop/trainer.h"
 
@@ -27,14 +27,13 @@ typedef struct trainer {
   const leap_train_options *o;
   leap_train_result *res;
   leap_loader *loader;
-  int n_in; /* the input's fields (two token fields are joined), loader fields 0..n_in-1; the target is n_in */
-  char inputs[LEAP_CFG_MAX_STAGE_INPUTS][LEAP_CFG_NAME];
+  int n_in; /* the chain's input fields are loader fields 0..n_in-1; the target is n_in */
   leap_optimizer opt;
   bool opt_ready;
   leap_schedule sched;
   leap_ctx ctx;
   bool ctx_ready;
-  leap_host_array val_x, val_y;
+  leap_host_array val_x[LEAP_CHAIN_MAX_INPUTS], val_y;
   bool has_val, saved_best;
   int64_t micro, eval_batch;
   FILE *metrics;
@@ -53,7 +52,7 @@ static leap_status open_train_loader(trainer *t, bool drop_last, leap_error *err
   lc.path = cfg->data.file;
   lc.group = cfg->data.train_group;
   lc.n_fields = t->n_in + 1;
-  for (int i = 0; i < t->n_in; i++) lc.fields[i] = leap_field_spec_for(cfg, t->inputs[i]);
+  for (int i = 0; i < t->n_in; i++) lc.fields[i] = leap_field_spec_for(cfg, t->chain->inputs[i]);
   lc.fields[t->n_in] = leap_field_spec_for(cfg, t->chain->target);
   lc.batch = cfg->train.batch;
   lc.shuffle = true;
@@ -69,9 +68,10 @@ static leap_status open_train_loader(trainer *t, bool drop_last, leap_error *err
 /* The training loader drops each epoch's incomplete last batch, so that every step has the same size; a training
  * set smaller than one batch (which the loader refuses to open with drop_last) is used whole instead. */
 static leap_status setup_loader(trainer *t, leap_error *err) {
-  if (!(t->n_in = leap_chain_input_fields(t->chain->input, t->inputs)))
-    return leap_error_set(err, LEAP_ERR_CONFIG, "%s: input '%s' is not one or two fields", t->chain->name,
-                          t->chain->input);
+  t->n_in = t->chain->n_inputs;
+  if (t->n_in < 1 || t->n_in + 1 > LEAP_LOADER_MAX_FIELDS)
+    return leap_error_set(err, LEAP_ERR_CONFIG, "%s: %d input fields (1 to %d)", t->chain->name, t->n_in,
+                          LEAP_LOADER_MAX_FIELDS - 1);
   leap_error first = {0};
   if (open_train_loader(t, true, &first) == LEAP_OK && leap_loader_batches_per_epoch(t->loader) > 0) return LEAP_OK;
   if (t->loader) leap_loader_close(t->loader);
@@ -85,8 +85,10 @@ static leap_status setup_loader(trainer *t, leap_error *err) {
 static leap_status setup_val(trainer *t, leap_error *err) {
   const leap_run_config *cfg = t->cfg;
   if (!cfg->data.val_group[0]) return LEAP_OK;
-  if (leap_read_field_n(cfg, cfg->data.val_group, t->chain->input, cfg->train.eval_samples, &t->val_x, err) ||
-      leap_read_field_n(cfg, cfg->data.val_group, t->chain->target, cfg->train.eval_samples, &t->val_y, err))
+  for (int i = 0; i < t->n_in; i++)
+    if (leap_read_field_n(cfg, cfg->data.val_group, t->chain->inputs[i], cfg->train.eval_samples, &t->val_x[i], err))
+      return err->status;
+  if (leap_read_field_n(cfg, cfg->data.val_group, t->chain->target, cfg->train.eval_samples, &t->val_y, err))
     return err->status;
   t->has_val = true;
   return LEAP_OK;
@@ -139,7 +141,7 @@ static void teardown(trainer *t) {
   if (t->loader) leap_loader_close(t->loader);
   if (t->opt_ready) leap_optimizer_destroy(&t->opt);
   if (t->ctx_ready) leap_ctx_free(&t->ctx);
-  leap_host_array_free(&t->val_x);
+  for (int i = 0; i < LEAP_CHAIN_MAX_INPUTS; i++) leap_host_array_free(&t->val_x[i]);
   leap_host_array_free(&t->val_y);
   if (t->metrics) fclose(t->metrics);
 }
@@ -150,13 +152,14 @@ static leap_host_array batch_field(const leap_batch *b, int i) {
   return view;
 }
 
-/* Rows [lo, hi) of the chain's input (joining token fields) and of its target, as context tensors. */
-static void batch_rows(trainer *t, const leap_batch *b, int64_t lo, int64_t hi, leap_tensor **x, leap_tensor **y) {
-  leap_host_array views[LEAP_CFG_MAX_STAGE_INPUTS + 1];
-  for (int i = 0; i <= t->n_in; i++) views[i] = batch_field(b, i);
-  *x = t->n_in == 1 ? leap_host_array_rows(&t->ctx, &views[0], lo, hi)
-                    : leap__joined_rows(&t->ctx, views, t->n_in, lo, hi);
-  *y = leap_host_array_rows(&t->ctx, &views[t->n_in], lo, hi);
+/* Rows [lo, hi) of the chain's inputs and of its target, as context tensors. */
+static void batch_rows(trainer *t, const leap_batch *b, int64_t lo, int64_t hi, leap_tensor **xs, leap_tensor **y) {
+  for (int i = 0; i < t->n_in; i++) {
+    leap_host_array view = batch_field(b, i);
+    xs[i] = leap_host_array_rows(&t->ctx, &view, lo, hi);
+  }
+  leap_host_array target = batch_field(b, t->n_in);
+  *y = leap_host_array_rows(&t->ctx, &target, lo, hi);
 }
 
 static leap_status ctx_failure(trainer *t, int64_t step, leap_error *err) {
@@ -174,9 +177,9 @@ static leap_status accumulate(trainer *t, const leap_batch *b, int64_t step, dou
   for (int64_t m = 0; m < m_count; m++) {
     int64_t lo = n * m / m_count, hi = n * (m + 1) / m_count;
     leap_ctx_begin_step(&t->ctx);
-    leap_tensor *x, *y;
-    batch_rows(t, b, lo, hi, &x, &y);
-    leap_tensor *l = leap_chain_loss(t->chain, &t->ctx, x, y);
+    leap_tensor *xs[LEAP_CHAIN_MAX_INPUTS], *y;
+    batch_rows(t, b, lo, hi, xs, &y);
+    leap_tensor *l = leap_chain_loss(t->chain, &t->ctx, xs, y);
     if (!leap_ctx_ok(&t->ctx)) return ctx_failure(t, step, err);
     float share = (float)(hi - lo) / (float)n, value;
     leap_tensor_to_host(&value, l);
@@ -257,7 +260,7 @@ static leap_status evaluate(trainer *t, int64_t step, double *val_loss, leap_err
   double t0 = leap_progress_now();
   *val_loss = NAN;
   if (!t->has_val) return save_to(t, "checkpoints/latest", err);
-  if (leap_chain_eval_loss(&t->ctx, t->chain, &t->val_x, &t->val_y, t->eval_batch, val_loss, err))
+  if (leap_chain_eval_loss(&t->ctx, t->chain, t->val_x, &t->val_y, t->eval_batch, val_loss, err))
     return err->status;
   leap_train_result *r = t->res;
   bool improved = isfinite(*val_loss) && (isnan(r->best_val_loss) || *val_loss < r->best_val_loss);
@@ -306,7 +309,7 @@ static void announce(const trainer *t) {
          "%lld val samples\n", t->o->label ? t->o->label : t->chain->name,
          (long long)leap_params_numel(t->chain->params), (long long)t->o->steps, (long long)t->cfg->train.batch,
          (long long)t->micro, (long long)leap_loader_samples_per_epoch(t->loader),
-         (long long)(t->has_val ? t->val_x.shape[0] : 0));
+         (long long)(t->has_val ? t->val_x[0].shape[0] : 0));
   fflush(stdout);
 }
 

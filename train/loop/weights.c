@@ -137,15 +137,26 @@ static void prep_field(FILE *out, const leap_field_config *f) {
 static void prep_chain(FILE *out, const leap_chain *chain) {
   fputs(",\n  \"chain\": {\"name\": ", out);
   leap__loop_json_string(out, chain->name);
-  fputs(", \"input\": ", out);
-  leap__loop_json_string(out, chain->input);
-  fputs(", \"target\": ", out);
+  fputs(", \"inputs\": [", out);
+  for (int i = 0; i < chain->n_inputs; i++) {
+    if (i) fputs(", ", out);
+    leap__loop_json_string(out, chain->inputs[i]);
+  }
+  fputs("], \"target\": ", out);
   leap__loop_json_string(out, chain->target);
   fprintf(out, ", \"loss\": \"%s\", \"nets\": [", chain->loss == LEAP_LOSS_CROSS_ENTROPY ? "cross_entropy" : "mse");
-  for (int i = 0; i < chain->n_nets; i++) {
-    const leap_net *n = chain->nets[i];
-    fprintf(out, "%s{\"arch\": \"%s\", \"in_shape\": [", i ? ", " : "", leap_net_arch_name(n->spec.arch));
-    for (int d = 0; d < n->in_ndim; d++) fprintf(out, "%s%lld", d ? ", " : "", (long long)n->in_shape[d]);
+  for (int k = 0; k < chain->n_nets; k++) {
+    const leap_net *n = chain->nets[k];
+    fprintf(out, "%s{\"arch\": \"%s\", \"inputs\": [", k ? ", " : "", leap_net_arch_name(n->spec.arch));
+    for (int i = 0; i < n->n_inputs; i++) {
+      int src = chain->sources[k][i];
+      fputs(i ? ", {\"from\": " : "{\"from\": ", out);
+      if (src >= 0) leap__loop_json_string(out, chain->inputs[src]);
+      else fprintf(out, "{\"net\": %d}", LEAP_CHAIN_FROM_NET(src));
+      fprintf(out, ", \"dtype\": \"%s\", \"shape\": [", leap_dtype_name(n->inputs[i].dtype));
+      for (int d = 0; d < n->inputs[i].ndim; d++) fprintf(out, "%s%lld", d ? ", " : "", (long long)n->inputs[i].shape[d]);
+      fputs("]}", out);
+    }
     fprintf(out, "], \"out_dim\": %lld}", (long long)n->out_dim);
   }
   fputs("]}", out);

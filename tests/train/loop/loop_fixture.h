@@ -7,7 +7,7 @@
  *   y_allnan (N,3) f32, NaN everywhere in the training group (val and test: y);
  *   image (N,6,5,3) u8, random pixels, chunked and gzip-compressed;
  *   label (N) i32 in {0,1,2}: how many of x0, x1 are positive (a classification target);
- *   tok_a (N,4), tok_b (N,3) i32 token ids in [0,5), and tok_cls (N) = (tok_a[0] + tok_b[0]) mod 5 (joined inputs);
+ *   tok_a (N,4), tok_b (N,3) i32 token ids in [0,5), and tok_cls (N) = (tok_a[0] + tok_b[0]) mod 5 (two inputs);
  * and a YAML config over it, written to /tmp. Header-only (static functions) so that each test program includes
  * it. */
 #ifndef LEAP_TESTS_TRAIN_LOOP_LOOP_FIXTURE_H
@@ -127,11 +127,27 @@ static const float g_fix_mean[3] = {0.5f, 0.4f, 0.3f}, g_fix_std[3] = {0.25f, 0.
 #define FIX_STAGES_FIT \
   "  - {name: fit, input: x, output: y, loss: mse, network: {arch: mlp, hidden: [32], activation: relu}}\n"
 
-/* A stage reading two token fields joined into one sequence. */
+/* A stage reading two token fields, each through its own embedding, joined into one sequence (tok_a's 4 tokens,
+ * then tok_b's 3). */
 #define FIX_STAGES_JOIN                                                                                   \
   "  - {name: join, input: [tok_a, tok_b], output: tok_cls, loss: cross_entropy,\n"                     \
-  "     network: {arch: sequential, layers: [{embedding: {vocab: 5, channels: 8}}, flatten,\n"           \
-  "               {linear: {units: 64}}, relu, {linear: {units: 0}}]}}\n"
+  "     network: {arch: sequential, inputs: {tok_a: [{embedding: {vocab: 5, channels: 8}}],\n"           \
+  "               tok_b: [{embedding: {vocab: 5, channels: 8}}]},\n"                                     \
+  "               layers: [flatten, {linear: {units: 64}}, relu, {linear: {units: 0}}]}}\n"
+
+/* Two stages with a token intermediate: `spell` predicts tok_a (4 tokens) from tok_b, `join` reads tok_a and tok_b.
+ * Composed, join's tok_a branch embeds spell's scores (softmax @ table) and tok_b feeds both nets. */
+#define FIX_STAGES_SPELL                                                                                  \
+  "  - {name: spell, input: tok_b, output: tok_a, loss: cross_entropy,\n"                               \
+  "     network: {arch: sequential, layers: [{embedding: {vocab: 5, channels: 8}}, position,\n"          \
+  "               {queries: {length: 4}}, {transformer: {heads: 2}}, {last: {length: 4}}, {linear: {units: 0}}]}}\n" \
+  FIX_STAGES_JOIN
+
+/* An explicit e2e network of two kinds of input: the image through a conv and an adapter (30 tokens), tok_a
+ * through an embedding (4 tokens). */
+#define FIX_E2E_IMAGE_TOKENS                                                                              \
+  "e2e: {network: {arch: sequential, inputs: {image: [{conv: {channels: 4}}, relu, tokens, {linear: {units: 8}}],\n" \
+  "      tok_a: [{embedding: {vocab: 5, channels: 8}}]}, layers: [flatten, {linear: {units: 0}}]}}\n"
 
 /* Writes a config over data_path to yaml_path with the given stages (a YAML list's items, e.g. FIX_STAGES_FIT). */
 static bool fix_write_config(const char *yaml_path, const char *data_path, const char *stages) {

@@ -1,8 +1,9 @@
 /* Chains and their data (train/loop/chain.c, build.c) on the synthetic task of loop_fixture.h: whole-field reads
  * (normalised images against values computed here from the raw file, a sample limit, dtypes), field shapes and
  * widths with their errors, chains built from a config (a stage, the stages composed through the intermediate's
- * width or a wider interface, an explicit e2e network) and their parameter names, predictions that do not depend
- * on the batch size, eval losses against a reference computed here, weights moving between a composed chain and
+ * width or a wider interface, an explicit e2e network) and their parameter names; two-input chains (a stage of two
+ * token fields, a token intermediate embedded as scores in the composed chain, an e2e network of an image and
+ * tokens) with their wiring, predictions and training; predictions that do not depend on the batch size, eval losses against a reference computed here, weights moving between a composed chain and
  * a stage, and training that gives the same bits on 1 and 2 threads. */
 #define _GNU_SOURCE
 #include <math.h>
@@ -116,47 +117,6 @@ static void test_shapes(const leap_run_config *cfg) {
                    "a missing file is named: %s", err.message);
 }
 
-/* Two token fields joined: (4) + (3) -> (7) per sample, row i = tok_a row i then tok_b row i. */
-static void test_joined(void) {
-  leap_run_config cfg;
-  if (!load_config(&cfg, FIX_STAGES_JOIN, NULL, NULL, 0)) return;
-  leap_error err = {0};
-  int ndim = 0;
-  int64_t shape[LEAP_MAX_DIMS];
-  LEAP_TEST_ASSERT(leap_field_sample_shape(&cfg, "val", "tok_a+tok_b", &ndim, shape, &err) == LEAP_OK && ndim == 1 &&
-                       shape[0] == FIX_TOK_A + FIX_TOK_B,
-                   "joined shape: %s", err.message);
-  leap_host_array j = {0}, a = {0}, b = {0};
-  bool ok = !leap_read_field(&cfg, "val", "tok_a+tok_b", &j, &err) && !leap_read_field(&cfg, "val", "tok_a", &a, &err) &&
-            !leap_read_field(&cfg, "val", "tok_b", &b, &err);
-  if (LEAP_TEST_ASSERT(ok && j.dtype == LEAP_I32 && j.ndim == 2 && j.shape[0] == FIX_N_EVAL && j.shape[1] == 7,
-                       "joined read: %s", err.message)) {
-    bool same = true;
-    for (int64_t i = 0; i < FIX_N_EVAL; i++) {
-      const int32_t *row = (const int32_t *)j.data + i * 7;
-      same &= !memcmp(row, (const int32_t *)a.data + i * FIX_TOK_A, sizeof(int32_t) * FIX_TOK_A);
-      same &= !memcmp(row + FIX_TOK_A, (const int32_t *)b.data + i * FIX_TOK_B, sizeof(int32_t) * FIX_TOK_B);
-    }
-    LEAP_TEST_ASSERT(same, "joined rows are tok_a then tok_b");
-  }
-  leap_chain_model m;
-  LEAP_TEST_ASSERT(leap_chain_build_stage(&m, &cfg, 0, LEAP_CPU, &err) == LEAP_OK &&
-                       !strcmp(m.chain.input, "tok_a+tok_b") && m.nets[0].in_shape[0] == 7 && m.nets[0].out_dim == 5,
-                   "a stage with two inputs: %s", err.message);
-  if (!err.status) leap_chain_model_free(&m);
-  leap_host_array_free(&j);
-  leap_error_clear(&err);
-  LEAP_TEST_ASSERT(leap_read_field(&cfg, "val", "tok_a+x", &j, &err) == LEAP_ERR_SHAPE && strstr(err.message, "val/x") &&
-                       j.data == NULL,
-                   "joining a float field is refused: %s", err.message);
-  leap_error_clear(&err);
-  LEAP_TEST_ASSERT(leap_field_sample_shape(&cfg, "val", "tok_a+image", &ndim, shape, &err) == LEAP_ERR_SHAPE &&
-                       strstr(err.message, "image"),
-                   "joining images is refused: %s", err.message);
-  leap_host_array_free(&j), leap_host_array_free(&a), leap_host_array_free(&b);
-  leap_run_config_free(&cfg);
-}
-
 static bool has_param(const leap_params *ps, const char *name) {
   return leap_params_find((leap_params *)ps, name) != NULL;
 }
@@ -169,28 +129,169 @@ static bool all_prefixed(const leap_params *ps, const char *a, const char *b) {
   return ps->count > 0;
 }
 
+/* Predictions of a two-input chain do not depend on the batch size, and equal the net run here on the same rows. */
+static void check_two_input_predict(const leap_run_config *cfg, const leap_chain_model *m) {
+  leap_host_array in[2] = {{0}}, p5 = {0}, p128 = {0};
+  leap_error err = {0};
+  bool ok = !leap_read_field(cfg, "test", m->chain.inputs[0], &in[0], &err) &&
+            !leap_read_field(cfg, "test", m->chain.inputs[1], &in[1], &err) &&
+            !leap_chain_predict(&g_rt, &m->chain, in, 5, &p5, &err) &&
+            !leap_chain_predict(&g_rt, &m->chain, in, 128, &p128, &err);
+  if (LEAP_TEST_ASSERT(ok && p5.shape[0] == FIX_N_EVAL && p5.shape[1] == FIX_VOCAB, "predict: %s", err.message)) {
+    leap_test_allclose("two inputs: batch 5 vs 128", p5.data, p128.data, FIX_N_EVAL * FIX_VOCAB, 1e-6, 1e-5);
+    leap_ctx ctx;
+    leap_ctx_init(&ctx, &g_rt, 0);
+    leap_ctx_begin_step(&ctx);
+    ctx.grad_enabled = false;
+    ctx.training = false;
+    leap_tensor *xs[2] = {leap_host_array_rows(&ctx, &in[0], 3, 4), leap_host_array_rows(&ctx, &in[1], 3, 4)};
+    leap_tensor *y = leap_net_forward_inputs(&m->nets[0], &ctx, xs);
+    if (LEAP_TEST_ASSERT(y != NULL, "net forward: %s", ctx.err.message))
+      leap_test_allclose("the chain is its net", (float *)p128.data + 3 * FIX_VOCAB, leap_f32(y), FIX_VOCAB, 1e-6,
+                         1e-5);
+    leap_ctx_free(&ctx);
+  }
+  leap_host_array_free(&in[0]), leap_host_array_free(&in[1]);
+  leap_host_array_free(&p5), leap_host_array_free(&p128);
+}
+
+/* A stage of two token inputs: the chain is fed both fields in its network's order, each through its own branch. */
+static void test_two_inputs(void) {
+  leap_run_config cfg;
+  if (!load_config(&cfg, FIX_STAGES_JOIN, NULL, NULL, 0)) return;
+  leap_error err = {0};
+  leap_chain_model m;
+  if (LEAP_TEST_ASSERT(leap_chain_build_stage(&m, &cfg, 0, LEAP_CPU, &err) == LEAP_OK, "two inputs: %s",
+                       err.message)) {
+    const leap_net *net = &m.nets[0];
+    LEAP_TEST_ASSERT(m.chain.n_inputs == 2 && !strcmp(m.chain.inputs[0], "tok_a") &&
+                         !strcmp(m.chain.inputs[1], "tok_b") && m.chain.sources[0][0] == 0 &&
+                         m.chain.sources[0][1] == 1,
+                     "the chain reads tok_a then tok_b");
+    LEAP_TEST_ASSERT(net->n_inputs == 2 && net->inputs[0].dtype == LEAP_I32 && net->inputs[0].shape[0] == FIX_TOK_A &&
+                         net->inputs[1].shape[0] == FIX_TOK_B && net->out_dim == FIX_VOCAB,
+                     "the net takes (4) and (3) token ids");
+    LEAP_TEST_ASSERT(has_param(&m.params, "join.tok_a.embedding.0.weight") &&
+                         has_param(&m.params, "join.tok_b.embedding.0.weight") &&
+                         has_param(&m.params, "join.linear.1.weight"),
+                     "each input has its own embedding");
+    check_two_input_predict(&cfg, &m);
+    leap_chain_model_free(&m);
+  }
+  leap_run_config_free(&cfg);
+  /* The network's order of its inputs decides the chain's. */
+  const char *swap = "stages.join.network.inputs={tok_b: [{embedding: {vocab: 5, channels: 8}}], "
+                     "tok_a: [{embedding: {vocab: 5, channels: 8}}]}";
+  if (!load_config(&cfg, FIX_STAGES_JOIN, NULL, &swap, 1)) return;
+  LEAP_TEST_ASSERT(leap_chain_build_stage(&m, &cfg, 0, LEAP_CPU, &err) == LEAP_OK && !strcmp(m.chain.inputs[0], "tok_b") &&
+                       m.nets[0].inputs[0].shape[0] == FIX_TOK_B,
+                   "inputs in the network's order: %s", err.message);
+  if (!err.status) leap_chain_model_free(&m);
+  leap_run_config_free(&cfg);
+}
+
+/* Composed, a stage's token output feeds the next stage's embedding as scores, and the data fields no stage makes
+ * are the chain's inputs; the composed chain's weights are the stages'. */
+static void test_token_intermediate(void) {
+  leap_run_config cfg;
+  if (!load_config(&cfg, FIX_STAGES_SPELL, NULL, NULL, 0)) return;
+  leap_error err = {0};
+  leap_chain_model *joint = calloc(1, sizeof *joint), *st[2] = {calloc(1, sizeof *joint), calloc(1, sizeof *joint)};
+  bool ok = leap_chain_build_composed(joint, &cfg, 0, "joint", LEAP_CPU, &err) == LEAP_OK &&
+            leap_chain_build_stage(st[0], &cfg, 0, LEAP_CPU, &err) == LEAP_OK &&
+            leap_chain_build_stage(st[1], &cfg, 1, LEAP_CPU, &err) == LEAP_OK;
+  if (LEAP_TEST_ASSERT(ok, "build: %s", err.message)) {
+    const leap_chain *c = &joint->chain;
+    const leap_net *join = &joint->nets[1];
+    LEAP_TEST_ASSERT(c->n_inputs == 1 && !strcmp(c->inputs[0], "tok_b") && c->sources[0][0] == 0 &&
+                         c->sources[1][0] == LEAP_CHAIN_FROM_NET(0) && c->sources[1][1] == 0,
+                     "spell reads tok_b; join reads spell's output and tok_b");
+    LEAP_TEST_ASSERT(joint->nets[0].out_ndim == 2 && joint->nets[0].out_shape[0] == FIX_TOK_A &&
+                         joint->nets[0].out_shape[1] == FIX_VOCAB && join->inputs[0].dtype == LEAP_F32 &&
+                         join->inputs[0].ndim == 2 && join->inputs[0].shape[1] == FIX_VOCAB,
+                     "join's tok_a input is spell's (4,5) scores");
+    LEAP_TEST_ASSERT(leap_params_numel(&joint->params) ==
+                         leap_params_numel(&st[0]->params) + leap_params_numel(&st[1]->params),
+                     "the joint model has the stages' parameters");
+    for (int i = 0; i < st[1]->params.count; i++)
+      LEAP_TEST_ASSERT(has_param(&joint->params, st[1]->params.items[i].tensor->name), "%s is in the joint model",
+                       st[1]->params.items[i].tensor->name);
+    leap_train_options o = {12, 1.0, NULL, "joint", true};
+    leap_train_result r;
+    LEAP_TEST_ASSERT(leap_train_chain(&cfg, &g_rt, c, &o, &r, &err) == LEAP_OK && isfinite(r.final_train_loss) &&
+                         isfinite(r.best_val_loss),
+                     "the joint model trains: %s", err.message);
+  }
+  leap_run_config_free(&cfg);
+  /* An interface wider than the vocabulary cannot feed an embedding. */
+  if (load_config(&cfg, FIX_STAGES_SPELL, NULL, NULL, 0)) {
+    leap_chain_model *wide = calloc(1, sizeof *wide);
+    leap_error_clear(&err);
+    LEAP_TEST_ASSERT(leap_chain_build_composed(wide, &cfg, 16, "wide", LEAP_CPU, &err) == LEAP_ERR_CONFIG &&
+                         strstr(err.message, "input 'tok_a' layer 0 (embedding)") &&
+                         strstr(err.message, "f32 scores (N,...,5)"),
+                     "features of width 16 into an embedding: %s", err.message);
+    free(wide);
+    leap_run_config_free(&cfg);
+  }
+  leap_chain_model *all[3] = {joint, st[0], st[1]};
+  for (int i = 0; i < 3; i++) {
+    leap_chain_model_free(all[i]);
+    free(all[i]);
+  }
+}
+
+/* An explicit e2e network reading an image and token ids. */
+static void test_e2e_two_kinds(void) {
+  leap_run_config cfg;
+  if (!load_config(&cfg, FIX_STAGES_JOIN, FIX_E2E_IMAGE_TOKENS, NULL, 0)) return;
+  leap_error err = {0};
+  leap_chain_model m;
+  if (LEAP_TEST_ASSERT(leap_chain_build_e2e(&m, &cfg, LEAP_CPU, &err) == LEAP_OK, "e2e: %s", err.message)) {
+    const leap_net *net = &m.nets[0];
+    LEAP_TEST_ASSERT(m.chain.n_inputs == 2 && !strcmp(m.chain.inputs[0], "image") &&
+                         !strcmp(m.chain.inputs[1], "tok_a") && !strcmp(m.chain.target, "tok_cls"),
+                     "e2e reads image and tok_a for tok_cls");
+    LEAP_TEST_ASSERT(net->inputs[0].dtype == LEAP_F32 && net->inputs[0].ndim == 3 &&
+                         net->inputs[0].shape[2] == FIX_IMG_C && net->inputs[1].dtype == LEAP_I32 &&
+                         has_param(&m.params, "e2e.image.conv.0.weight") &&
+                         has_param(&m.params, "e2e.tok_a.embedding.0.weight") &&
+                         leap_params_find(&m.params, "e2e.linear.1.weight")->tensor->shape[1] ==
+                             (FIX_IMG_H * FIX_IMG_W + FIX_TOK_A) * 8,
+                     "an image branch and a token branch joined into 34 tokens");
+    leap_train_options o = {6, 1.0, NULL, "e2e", true};
+    leap_train_result r;
+    LEAP_TEST_ASSERT(leap_train_chain(&cfg, &g_rt, &m.chain, &o, &r, &err) == LEAP_OK && r.steps_done == 6 &&
+                         isfinite(r.best_val_loss),
+                     "it trains: %s", err.message);
+    leap_chain_model_free(&m);
+  }
+  leap_run_config_free(&cfg);
+}
+
 static void test_build(void) {
   leap_run_config cfg;
   if (!load_config(&cfg, STAGES_TWO, NULL, NULL, 0)) return;
   leap_chain_model e2e, enc, dec, wide;
   leap_error err = {0};
   if (!LEAP_TEST_ASSERT(leap_chain_build_e2e(&e2e, &cfg, LEAP_CPU, &err) == LEAP_OK, "e2e: %s", err.message)) return;
-  LEAP_TEST_ASSERT(!strcmp(e2e.chain.name, "e2e") && !strcmp(e2e.chain.input, "x") && !strcmp(e2e.chain.target, "y") &&
-                       e2e.chain.n_nets == 2 && e2e.nets[0].out_dim == FIX_H && e2e.nets[1].in_shape[0] == FIX_H &&
+  LEAP_TEST_ASSERT(!strcmp(e2e.chain.name, "e2e") && e2e.chain.n_inputs == 1 && !strcmp(e2e.chain.inputs[0], "x") &&
+                       !strcmp(e2e.chain.target, "y") && e2e.chain.n_nets == 2 && e2e.nets[0].out_dim == FIX_H &&
+                       e2e.nets[1].inputs[0].shape[0] == FIX_H && e2e.chain.sources[1][0] == LEAP_CHAIN_FROM_NET(0) &&
                        e2e.nets[1].out_dim == FIX_H,
                    "the composed chain goes x -> (3) -> y");
   LEAP_TEST_ASSERT(all_prefixed(&e2e.params, "enc.", "dec."), "composed parameters are the stages'");
   LEAP_TEST_ASSERT(leap_chain_build_stage(&enc, &cfg, 0, LEAP_CPU, &err) == LEAP_OK &&
                        leap_chain_build_stage(&dec, &cfg, 1, LEAP_CPU, &err) == LEAP_OK,
                    "stages: %s", err.message);
-  LEAP_TEST_ASSERT(!strcmp(dec.chain.name, "pipeline.dec") && !strcmp(dec.chain.input, "h") && dec.chain.n_nets == 1 &&
+  LEAP_TEST_ASSERT(!strcmp(dec.chain.name, "pipeline.dec") && !strcmp(dec.chain.inputs[0], "h") && dec.chain.n_nets == 1 &&
                        all_prefixed(&dec.params, "dec.", NULL),
                    "the dec stage reads h");
   for (int i = 0; i < dec.params.count; i++)
     LEAP_TEST_ASSERT(has_param(&e2e.params, dec.params.items[i].tensor->name), "%s is in the composed chain",
                      dec.params.items[i].tensor->name);
   LEAP_TEST_ASSERT(leap_chain_build_composed(&wide, &cfg, 16, "wide", LEAP_CPU, &err) == LEAP_OK &&
-                       wide.nets[0].out_dim == 16 && wide.nets[1].in_shape[0] == 16,
+                       wide.nets[0].out_dim == 16 && wide.nets[1].inputs[0].shape[0] == 16,
                    "an interface of 16: %s", err.message);
 
   /* Weights move from a composed chain to a stage (extra tensors ignored), not the other way round. */
@@ -309,7 +410,9 @@ int main(void) {
     leap_run_config_free(&cfg);
   }
   test_build();
-  test_joined();
+  test_two_inputs();
+  test_token_intermediate();
+  test_e2e_two_kinds();
   test_predict_and_loss();
   test_thread_determinism();
   char cmd[128];

@@ -329,7 +329,7 @@ static void test_cross_entropy(void) {
   leap_run_config_free(&cfg);
 }
 
-/* Two token fields joined into one input sequence: the class depends on a token of each. */
+/* Two token inputs, each through its own embedding, joined into one sequence: the class depends on a token of each. */
 static void test_joined_inputs(void) {
   const char *sets[] = {"train.steps=300", "train.micro_batches=2"};
   leap_run_config cfg;
@@ -339,11 +339,12 @@ static void test_joined_inputs(void) {
   leap_train_options o = {300, 1.0, NULL, "join", true};
   leap_train_result r;
   leap_error err = {0};
-  leap_host_array vx = {0}, vl = {0}, logits = {0};
+  leap_host_array vx[2] = {{0}}, vl = {0}, logits = {0};
   bool ok = leap_train_chain(&cfg, &g_rt, &m.chain, &o, &r, &err) == LEAP_OK &&
-            !leap_read_field(&cfg, "val", m.chain.input, &vx, &err) &&
+            !leap_read_field(&cfg, "val", m.chain.inputs[0], &vx[0], &err) &&
+            !leap_read_field(&cfg, "val", m.chain.inputs[1], &vx[1], &err) &&
             !leap_read_field(&cfg, "val", "tok_cls", &vl, &err) &&
-            !leap_chain_predict(&g_rt, &m.chain, &vx, 64, &logits, &err);
+            !leap_chain_predict(&g_rt, &m.chain, vx, 64, &logits, &err);
   if (LEAP_TEST_ASSERT(ok, "train and predict: %s", err.message)) {
     int64_t right = 0;
     for (int64_t i = 0; i < FIX_N_EVAL; i++) {
@@ -352,10 +353,10 @@ static void test_joined_inputs(void) {
       for (int v = 1; v < FIX_VOCAB; v++) best = row[v] > row[best] ? v : best;
       right += best == ((const int32_t *)vl.data)[i];
     }
-    printf("joined inputs: val loss %.3g, accuracy %.3f\n", r.best_val_loss, (double)right / FIX_N_EVAL);
+    printf("two inputs: val loss %.3g, accuracy %.3f\n", r.best_val_loss, (double)right / FIX_N_EVAL);
     LEAP_TEST_ASSERT(right > 0.9 * FIX_N_EVAL, "accuracy %lld of %d", (long long)right, FIX_N_EVAL);
   }
-  leap_host_array_free(&vx), leap_host_array_free(&vl), leap_host_array_free(&logits);
+  leap_host_array_free(&vx[0]), leap_host_array_free(&vx[1]), leap_host_array_free(&vl), leap_host_array_free(&logits);
   leap_chain_model_free(&m);
   leap_run_config_free(&cfg);
 }
@@ -370,7 +371,8 @@ static void test_image_input(void) {
   leap_chain_model m;
   if (!load_config(&cfg, stages, sets, 3)) return;
   if (!build_stage(&m, &cfg, 0)) return leap_run_config_free(&cfg);
-  LEAP_TEST_ASSERT(m.nets[0].in_ndim == 3 && m.nets[0].in_shape[0] == FIX_IMG_H && m.nets[0].in_shape[2] == FIX_IMG_C,
+  LEAP_TEST_ASSERT(m.nets[0].inputs[0].ndim == 3 && m.nets[0].inputs[0].shape[0] == FIX_IMG_H &&
+                       m.nets[0].inputs[0].shape[2] == FIX_IMG_C,
                    "the net sees (H,W,C) images");
   leap_train_options o = {6, 1.0, NULL, "img", true};
   leap_train_result r;

@@ -100,7 +100,9 @@ static void test_round_trip(void) {
   leap_chain chain;
   memset(&chain, 0, sizeof chain);
   snprintf(chain.name, sizeof chain.name, "pipeline.fit");
-  snprintf(chain.input, sizeof chain.input, "image");
+  chain.n_inputs = 2;
+  snprintf(chain.inputs[0], sizeof chain.inputs[0], "image");
+  snprintf(chain.inputs[1], sizeof chain.inputs[1], "question");
   snprintf(chain.target, sizeof chain.target, "label");
   chain.loss = LEAP_LOSS_CROSS_ENTROPY;
   leap_error err = {0};
@@ -122,7 +124,8 @@ static void test_round_trip(void) {
   if (doc) {
     LEAP_TEST_ASSERT(!strcmp(doc_string(doc, "/task", buf, sizeof buf), cfg.task), "task round trip: '%s'", buf);
     LEAP_TEST_ASSERT(!strcmp(doc_string(doc, "/config", buf, sizeof buf), cfg.source), "config: '%s'", buf);
-    LEAP_TEST_ASSERT(!strcmp(doc_string(doc, "/chain/input", buf, sizeof buf), "image"), "input: '%s'", buf);
+    LEAP_TEST_ASSERT(!strcmp(doc_string(doc, "/chain/inputs/0", buf, sizeof buf), "image"), "input 0: '%s'", buf);
+    LEAP_TEST_ASSERT(!strcmp(doc_string(doc, "/chain/inputs/1", buf, sizeof buf), "question"), "input 1: '%s'", buf);
     LEAP_TEST_ASSERT(!strcmp(doc_string(doc, "/chain/loss", buf, sizeof buf), "cross_entropy"), "loss: '%s'", buf);
     LEAP_TEST_ASSERT(!strcmp(doc_string(doc, "/fields/image/mean/1", buf, sizeof buf), "0.25"), "mean[1]: '%s'", buf);
     LEAP_TEST_ASSERT(!strcmp(doc_string(doc, "/fields/image/std/2", buf, sizeof buf), "0.400000006"), "std[2]: '%s'",
