@@ -37,10 +37,9 @@ int leap_cli_compare(int argc, char **argv) {
 
 #else
 
-#include <unistd.h>
 
-#include "data/hdf5/gen_write.h"
 #include "train/compare/compare.h"
+#include "train/loop/trainer.h"
 
 #define MAX_OVERRIDES 64
 
@@ -99,17 +98,6 @@ static int parse_args(int argc, char **argv, compare_args *a) {
   return -1;
 }
 
-/* Generates the data file when it is absent and the config says how (as `leap data make` would). */
-static leap_status ensure_data(const leap_run_config *cfg, leap_error *err) {
-  if (access(cfg->data.file, F_OK) == 0 || !cfg->data.generate_task[0]) return LEAP_OK;
-  int64_t n = cfg->data.generate_n, small = n / 10 > 0 ? n / 10 : 1;
-  leap_gen_options o = {cfg->data.generate_task, cfg->data.file, n, small, small, cfg->data.generate_seed};
-  printf("leap: %s is absent: generating it (%s, %lld training samples, seed %llu)\n", cfg->data.file,
-         cfg->data.generate_task, (long long)n, (unsigned long long)cfg->data.generate_seed);
-  fflush(stdout);
-  return leap_gen_write(&o, err);
-}
-
 static int run(const compare_args *a, leap_run_config *cfg) {
   leap_error err = {0};
   if (a->device) {
@@ -118,7 +106,7 @@ static int run(const compare_args *a, leap_run_config *cfg) {
     cfg->device = (leap_device)d;
   }
   leap_runtime rt;
-  if (ensure_data(cfg, &err) || leap_runtime_init(&rt, cfg->device, cfg->train.threads, &err)) {
+  if (leap_ensure_data(cfg, &err) || leap_runtime_init(&rt, cfg->device, cfg->train.threads, &err)) {
     fprintf(stderr, "leap: compare: %s\n", err.message);
     return 1;
   }

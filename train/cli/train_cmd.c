@@ -22,7 +22,6 @@ int leap_cli_eval(int argc, char **argv) {
 
 #include <unistd.h>
 
-#include "data/hdf5/gen_write.h"
 #include "train/loop/progress.h"
 #include "train/loop/build.h"
 #include "train/loop/loop_internal.h"
@@ -90,28 +89,6 @@ static int parse_options(int argc, char **argv, bool eval, cmd_options *o) {
   return -1;
 }
 
-/* Makes the data file as `leap data make` does (val and test a tenth of train each) when it is absent and the
- * config says how. */
-static leap_status ensure_data(const leap_run_config *cfg, leap_error *err) {
-  if (access(cfg->data.file, F_OK) == 0 || !cfg->data.generate_task[0]) return LEAP_OK;
-  char dir[LEAP_CFG_PATH];
-  snprintf(dir, sizeof dir, "%s", cfg->data.file);
-  char *slash = strrchr(dir, '/');
-  if (slash && slash != dir) {
-    *slash = '\0';
-    if (leap__make_dirs(dir, err)) return err->status;
-  }
-  int64_t n = cfg->data.generate_n, n_eval = n / 10 > 0 ? n / 10 : 1;
-  leap_gen_options g = {cfg->data.generate_task, cfg->data.file, n, n_eval, n_eval, cfg->data.generate_seed};
-  printf("leap: %s is absent: generating it (leap data make %s --n %lld --seed %llu)\n", cfg->data.file, g.task,
-         (long long)n, (unsigned long long)g.seed);
-  fflush(stdout);
-  double t0 = leap_progress_now();
-  if (leap_gen_write(&g, err)) return err->status;
-  printf("leap: wrote %s in %.1f s\n", cfg->data.file, leap_progress_now() - t0);
-  return LEAP_OK;
-}
-
 /* Loads the config, applies --device, makes the data if needed and the runtime. Prints the error and returns false
  * on failure. */
 static bool prepare(const cmd_options *o, const char *cmd, leap_run_config *cfg, leap_runtime *rt) {
@@ -127,7 +104,7 @@ static bool prepare(const cmd_options *o, const char *cmd, leap_run_config *cfg,
     }
     cfg->device = (leap_device)d;
   }
-  if (ensure_data(cfg, &err) || leap_runtime_init(rt, cfg->device, cfg->train.threads, &err)) {
+  if (leap_ensure_data(cfg, &err) || leap_runtime_init(rt, cfg->device, cfg->train.threads, &err)) {
     fprintf(stderr, "leap: %s: %s\n", cmd, err.message);
     return leap_run_config_free(cfg), false;
   }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "train/compare/compare_internal.h"
+#include "train/loop/loop_internal.h"
 
 static const char STYLE[] =
     "body{font-family:sans-serif;max-width:1100px;margin:24px auto;color:#111;padding:0 12px}"
@@ -120,26 +121,9 @@ void leap_compare_report_html(leap_strbuf *sb, const leap_compare_result *res) {
   leap_strbuf_puts(sb, "</body></html>\n");
 }
 
-/* mkdir -p. */
-static leap_status make_dirs(const char *path, leap_error *err) {
-  char p[LEAP_CFG_PATH * 2];
-  if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
-    return leap_error_set(err, LEAP_ERR_IO, "%s: path too long", path);
-  for (char *s = p + 1;; s++) {
-    bool end = *s == '\0';
-    if (*s == '/' || end) {
-      *s = '\0';
-      if (mkdir(p, 0777) != 0 && errno != EEXIST)
-        return leap_error_set(err, LEAP_ERR_IO, "%s: cannot create the directory: %s", p, strerror(errno));
-      if (end) break;
-      *s = '/';
-    }
-  }
-  return LEAP_OK;
-}
 
 leap_status leap_compare_write_reports(const leap_compare_result *res, const char *out_dir, leap_error *err) {
-  if (make_dirs(out_dir, err)) return err->status;
+  if (leap__make_dirs(out_dir, err)) return err->status;
   void (*writers[3])(leap_strbuf *, const leap_compare_result *) = {leap_compare_report_json, leap_compare_report_md,
                                                                     leap_compare_report_html};
   static const char *const names[3] = {"report.json", "report.md", "report.html"};

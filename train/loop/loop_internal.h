@@ -12,6 +12,8 @@
 leap_status leap__path_join(char *out, size_t size, const char *a, const char *b, leap_error *err);
 /* Creates path and every missing parent directory (as mkdir -p). */
 leap_status leap__make_dirs(const char *path, leap_error *err);
+/* Creates the directory a file will be written in (nothing when the path has no directory part). */
+leap_status leap__make_parent_dirs(const char *file, leap_error *err);
 /* Writes len bytes to path atomically: a temporary file beside it, fsync, rename, then the directory synced. */
 leap_status leap__write_file_atomic(const char *path, const void *data, size_t len, leap_error *err);
 /* Writes s as a JSON string literal (quoted, escaped). */

@@ -34,6 +34,9 @@ leap_status leap_train_chain(const leap_run_config *cfg, leap_runtime *rt, const
  * DIR/prep.json holding the data preparation of cfg (fields, normalisation) and the chain's description. */
 leap_status leap_save_weights(const char *dir, const leap_params *ps, const leap_run_config *cfg,
                               const leap_chain *chain, leap_error *err);
+/* Generates cfg's data file (data.generate) when it is absent; nothing when it exists or no generator is named. */
+leap_status leap_ensure_data(const leap_run_config *cfg, leap_error *err);
+
 /* Loads parameters by name into ps; a missing or mis-shaped tensor is an error naming it. */
 leap_status leap_load_weights(const char *dir, leap_params *ps, leap_error *err);
 

@@ -24,6 +24,15 @@ leap_status leap__path_join(char *out, size_t size, const char *a, const char *b
   return LEAP_OK;
 }
 
+leap_status leap__make_parent_dirs(const char *file, leap_error *err) {
+  const char *slash = strrchr(file, '/');
+  if (!slash || slash == file) return LEAP_OK;
+  char dir[4096];
+  if (snprintf(dir, sizeof dir, "%.*s", (int)(slash - file), file) >= (int)sizeof dir)
+    return leap_error_set(err, LEAP_ERR_IO, "%s: path too long", file);
+  return leap__make_dirs(dir, err);
+}
+
 leap_status leap__make_dirs(const char *path, leap_error *err) {
   char buf[4096];
   if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
