@@ -727,7 +727,10 @@ static void test_named_errors(void) {
     LEAP_TEST_ASSERT(net.impl == NULL && ps.count == 0, "%s: a failed create keeps nothing", c->what);
     leap_params_free(&ps);
   }
-  /* At forward: inputs of different batch sizes, and a dtype the input was not built for. */
+}
+
+/* At forward: inputs of different batch sizes, and a dtype the input was not built for. */
+static void test_named_forward_errors(void) {
   leap_net_spec spec = image_question_spec();
   leap_params ps;
   leap_params_init(&ps, LEAP_CPU);
@@ -780,6 +783,7 @@ int main(void) {
   test_named_threads();
   test_soft_embedding();
   test_named_errors();
+  test_named_forward_errors();
   leap_runtime_free(&g_rt);
   return leap_test_finish();
 }

@@ -125,9 +125,10 @@ static void test_vqa(void) {
                        branch_is(&a->network, 1, "question", LEAP_LAYER_EMBEDDING),
                    "vqa: the answer network names its inputs");
   LEAP_TEST_ASSERT(cfg.e2e_has_network && cfg.e2e_interface == 0 &&
-                       branch_is(&cfg.e2e_network, 0, "image", LEAP_LAYER_CONV) &&
+                       branch_is(&cfg.e2e_network, 0, "image", LEAP_LAYER_COORDS) &&
                        branch_is(&cfg.e2e_network, 1, "question", LEAP_LAYER_EMBEDDING),
-                   "vqa: e2e reads the image through a conv stem and the question through an embedding");
+                   "vqa: e2e reads the image (with its coordinates) through a conv stem, the question through an "
+                   "embedding");
   const leap_field_config *q = leap_run_config_field(&cfg, "question"), *img = leap_run_config_field(&cfg, "image");
   LEAP_TEST_ASSERT(q && q->dtype == LEAP_I32 && q->vocab == 46 && img && img->n_channels == 1 && img->mean[3] == 0.5f,
                    "vqa: fields");
