@@ -3,7 +3,8 @@
  *
  * Every network is trained with the config's batch and the same number of optimizer steps N (train.steps): e2e N
  * steps; the pipeline N steps per stage, each stage on its own target; pipeline+finetune starts from the
- * pipeline's trained stages and trains them jointly on the final target for compare.finetune_steps (default N/4).
+ * pipeline's trained stages and trains them jointly on the final target for compare.finetune_steps (default N/4)
+ * at compare.finetune_lr (default train.lr).
  * Then, on the test group: each mode's metrics; each pipeline stage's metrics fed the true inputs and fed the
  * previous stage's predictions; latency per sample at batch 1 and throughput at compare.latency_batch (the
  * pipeline including every stage and the hand-off between them); parameters; training time and samples; the loss

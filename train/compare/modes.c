@@ -16,9 +16,11 @@ void leap__compare_model_destroy(leap_chain_model *m) {
   free(m);
 }
 
-/* Trains one chain for `steps` steps; its figures go to t. run_dir/<chain name> holds its run when run_dir is set. */
-static leap_status train_chain(leap_compare_session *s, const leap_chain *chain, int64_t steps, double fraction,
-                               const char *run_dir, leap_compare_training *t, leap_error *err) {
+/* Trains one chain for `steps` steps with cfg (the run's, or the finetune's); its figures go to t.
+ * run_dir/<chain name> holds its run when run_dir is set. */
+static leap_status train_chain(leap_compare_session *s, const leap_run_config *cfg, const leap_chain *chain,
+                               int64_t steps, double fraction, const char *run_dir, leap_compare_training *t,
+                               leap_error *err) {
   char dir[LEAP_CFG_PATH + LEAP_CFG_NAME + 2];
   if (run_dir) snprintf(dir, sizeof dir, "%s/%s", run_dir, chain->name);
   leap_train_options o = {.steps = steps, .fraction = fraction, .run_dir = run_dir ? dir : NULL,
@@ -27,9 +29,9 @@ static leap_status train_chain(leap_compare_session *s, const leap_chain *chain,
   if (!r) return leap_error_set(err, LEAP_ERR_MEMORY, "compare: no memory for a training result");
   if (!s->options->quiet)
     printf("compare: training %s (%lld steps, batch %lld, %.0f%% of the training data)\n", chain->name,
-           (long long)steps, (long long)s->cfg->train.batch, 100 * fraction);
+           (long long)steps, (long long)cfg->train.batch, 100 * fraction);
   fflush(stdout);
-  leap_status st = leap_train_chain(s->cfg, s->rt, chain, &o, r, err);
+  leap_status st = leap_train_chain(cfg, s->rt, chain, &o, r, err);
   if (st == LEAP_OK) st = leap__compare_training_from(t, r, 0, err);
   free(r);
   return st;
@@ -39,7 +41,7 @@ leap_status leap__compare_train_e2e(leap_compare_session *s, double fraction, co
                                     leap_chain_model **model, leap_compare_training *t, leap_error *err) {
   if (alloc_model(model, err)) return err->status;
   if (leap_chain_build_e2e(*model, s->cfg, s->rt->device, err) ||
-      train_chain(s, &(*model)->chain, s->cfg->train.steps, fraction, run_dir, t, err)) {
+      train_chain(s, s->cfg, &(*model)->chain, s->cfg->train.steps, fraction, run_dir, t, err)) {
     leap__compare_model_destroy(*model);
     *model = NULL;
     return err->status;
@@ -59,7 +61,8 @@ leap_status leap__compare_train_pipeline(leap_compare_session *s, double fractio
     snprintf(stage_out[k].name, sizeof stage_out[k].name, "%s", s->cfg->stages[k].name);
     snprintf(stage_out[k].target, sizeof stage_out[k].target, "%s", s->cfg->stages[k].output);
     stage_out[k].params = leap_params_numel(&stages[k]->params);
-    if (train_chain(s, &stages[k]->chain, s->cfg->train.steps, fraction, run_dir, &stage_out[k].training, err))
+    if (train_chain(s, s->cfg, &stages[k]->chain, s->cfg->train.steps, fraction, run_dir, &stage_out[k].training,
+                    err))
       return err->status;
   }
   return LEAP_OK;
@@ -85,19 +88,37 @@ leap_status leap__compare_copy_weights(leap_params *dst, leap_chain_model *const
   return LEAP_OK;
 }
 
+/* The run's config with the finetune's peak learning rate (the decay still ends at min_lr, or at that rate when it
+ * is lower): trained networks are moved gently, since Adam steps every weight by about the learning rate. */
+static leap_run_config *finetune_config(const leap_run_config *cfg, leap_error *err) {
+  leap_run_config *ft = malloc(sizeof *ft);
+  if (!ft) {
+    leap_error_set(err, LEAP_ERR_MEMORY, "compare: no memory for the finetune's config");
+    return NULL;
+  }
+  *ft = *cfg;
+  if (cfg->compare.finetune_lr > 0) ft->train.schedule.base_lr = cfg->compare.finetune_lr;
+  if (ft->train.schedule.min_lr > ft->train.schedule.base_lr) ft->train.schedule.min_lr = ft->train.schedule.base_lr;
+  return ft;
+}
+
 leap_status leap__compare_train_finetune(leap_compare_session *s, double fraction, const char *run_dir,
                                          leap_chain_model *const *stages, leap_chain_model **model,
                                          leap_compare_training *t, leap_error *err) {
   int64_t steps = s->cfg->compare.finetune_steps > 0 ? s->cfg->compare.finetune_steps : s->cfg->train.steps / 4;
   if (steps < 1) steps = 1;
-  if (alloc_model(model, err)) return err->status;
+  leap_run_config *ft = finetune_config(s->cfg, err);
+  if (!ft) return err->status;
+  leap_status st = alloc_model(model, err);
   /* Interface 0: each stage keeps its output width, so the stages' trained weights fit the joint model. */
-  if (leap_chain_build_composed(*model, s->cfg, 0, leap_compare_mode_name(LEAP_MODE_FINETUNE), s->rt->device, err) ||
-      leap__compare_copy_weights(&(*model)->params, stages, s->cfg->n_stages, err) ||
-      train_chain(s, &(*model)->chain, steps, fraction, run_dir, t, err)) {
+  if (st == LEAP_OK &&
+      ((st = leap_chain_build_composed(*model, s->cfg, 0, leap_compare_mode_name(LEAP_MODE_FINETUNE), s->rt->device,
+                                       err)) ||
+       (st = leap__compare_copy_weights(&(*model)->params, stages, s->cfg->n_stages, err)) ||
+       (st = train_chain(s, ft, &(*model)->chain, steps, fraction, run_dir, t, err)))) {
     leap__compare_model_destroy(*model);
     *model = NULL;
-    return err->status;
   }
-  return LEAP_OK;
+  free(ft);
+  return st;
 }

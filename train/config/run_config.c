@@ -405,13 +405,24 @@ static leap_status read_finetune_steps(leap__cfg *c, const leap__cfg_at *at, voi
   return LEAP_OK;
 }
 
+/* finetune_lr: defaults to train.lr. */
+static leap_status read_finetune_lr(leap__cfg *c, const leap__cfg_at *at, void *target) {
+  leap_compare_config *cmp = target;
+  double v = c->cfg->train.schedule.base_lr;
+  if (leap__cfg_is_absent(at)) leap__json_number(&c->json, v, sizeof(float));
+  else if (leap__cfg_read_number(c, at, &v, sizeof(float), 1e-12, 10)) return c->err->status;
+  cmp->finetune_lr = (float)v;
+  return LEAP_OK;
+}
+
 static const leap__cfg_key g_compare_keys[] = {
     LEAP__K_FN("fractions", 0, read_fractions),
     LEAP__K_FN("finetune_steps", 0, read_finetune_steps),
+    LEAP__K_FN("finetune_lr", 0, read_finetune_lr),
     LEAP__K_INT("latency_batch", leap_compare_config, latency_batch, 64, 1, CFG_MAX_BATCH),
     LEAP__K_INT("examples", leap_compare_config, n_examples, 6, 0, 1000),
 };
-static const leap__cfg_table g_compare_table = {g_compare_keys, 4, NULL, NULL};
+static const leap__cfg_table g_compare_table = {g_compare_keys, 5, NULL, NULL};
 
 /* output.dir: defaults to runs/<task>. */
 static leap_status read_out_dir(leap__cfg *c, const leap__cfg_at *at, void *target) {

@@ -76,6 +76,7 @@ typedef struct leap_compare_config {
   int n_fractions;
   double fractions[LEAP_CFG_MAX_FRACTIONS];  /* data efficiency; default {1.0} */
   int64_t finetune_steps;                     /* pipeline+finetune's joint steps; default steps/4 */
+  float finetune_lr;                          /* pipeline+finetune's peak learning rate; default train.lr */
   int64_t latency_batch;                      /* throughput batch, default 64 */
   int n_examples;                             /* test samples drawn in the report, default 6 */
 } leap_compare_config;

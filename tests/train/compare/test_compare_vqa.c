@@ -3,7 +3,8 @@
  * pipeline+finetune embeds describe's scores; every mode trained and measured, and report.json with every field of
  * the schema (parsed back with libfyaml), report.md and report.html written. The hand-off feeds the answer stage
  * describe's greedy tokens: scores whose argmax is the true scene give exactly the answer stage's true-input
- * metrics, and the question, which no stage predicts, always reaches the answer stage from the data. */
+ * metrics, and the question, which no stage predicts, always reaches the answer stage from the data. The joint
+ * training runs at compare.finetune_lr, the networks before it at train.lr (their metrics.jsonl). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,9 +54,9 @@ static const char CONFIG[] =
     "      question: [{embedding: {vocab: 46, channels: 8}}]\n"
     "    layers: [position, {queries: {length: 3}}, {transformer: {heads: 2}}, {last: {length: 3}},\n"
     "             {linear: {units: 0}}]\n"
-    "train: {steps: 4, batch: 16, lr: 1.0e-3, schedule: {kind: warmup_cosine, warmup: 1}, eval_every: 0,\n"
-    "        eval_samples: 16, log_every: 100, seed: 3, threads: 2}\n"
-    "compare: {fractions: [1.0], latency_batch: 64, examples: 2}\n"
+    "train: {steps: 4, batch: 16, lr: 1.0e-3, schedule: {kind: constant, warmup: 0}, eval_every: 0,\n"
+    "        eval_samples: 16, log_every: 1, seed: 3, threads: 2}\n"
+    "compare: {fractions: [1.0], latency_batch: 64, examples: 2, finetune_lr: 2.5e-4}\n"
     "output: {dir: %s/out}\n";
 
 static char g_dir[64] = "/tmp/leap_compare_vqa_XXXXXX";
@@ -154,6 +155,23 @@ static void check_run(const leap_run_config *cfg, const leap_compare_result *r) 
                      leap_compare_mode_name(m), r->modes[m].latency_ms_batch1, r->modes[m].throughput);
 }
 
+/* Every learning rate logged in DIR/metrics.jsonl is want. */
+static void check_lr(const char *out, const char *run, double want) {
+  char path[256], line[512];
+  snprintf(path, sizeof path, "%s/%s/metrics.jsonl", out, run);
+  FILE *f = fopen(path, "r");
+  int n = 0;
+  bool all = true;
+  while (f && fgets(line, sizeof line, f)) {
+    const char *at = strstr(line, "\"lr\": ");
+    double lr = at ? strtod(at + 6, NULL) : NAN;
+    all &= fabs(lr - want) <= 1e-6 * want;
+    n++;
+  }
+  if (f) fclose(f);
+  LEAP_TEST_ASSERT(n > 0 && all, "%s: %d lines, every lr %g", path, n, want);
+}
+
 static void check_reports(const leap_compare_result *r, const char *out) {
   leap_error err = {0};
   LEAP_TEST_ASSERT(leap_compare_write_reports(r, out, &err) == LEAP_OK, "write reports: %s", err.message);
@@ -185,6 +203,9 @@ int main(void) {
   if (LEAP_TEST_ASSERT(leap_compare_run(&cfg, &rt, &o, &r, &err) == LEAP_OK, "compare: %s", err.message)) {
     check_run(&cfg, &r);
     check_reports(&r, out);
+    check_lr(out, "e2e", 1e-3);
+    check_lr(out, "pipeline.answer", 1e-3);
+    check_lr(out, "pipeline+finetune", 2.5e-4);
   }
   leap_compare_result_free(&r);
   leap_runtime_free(&rt);

@@ -97,6 +97,7 @@ static void test_robot(void) {
                        cfg.train.schedule.total_steps == cfg.train.steps && cfg.train.schedule.base_lr == 2e-3f &&
                        cfg.train.schedule.kind == LEAP_SCHEDULE_WARMUP_COSINE &&
                        cfg.train.schedule.warmup_steps == 100 && cfg.compare.finetune_steps == cfg.train.steps / 4 &&
+                       cfg.compare.finetune_lr == cfg.train.schedule.base_lr &&
                        cfg.compare.n_fractions == 1 && cfg.device == LEAP_CPU && !strcmp(cfg.out_dir, "runs/robot") &&
                        !strcmp(cfg.data.generate_task, "robot") && cfg.data.generate_n == 20000,
                    "robot: e2e, train, compare, output");
@@ -233,6 +234,7 @@ static void check_resolved(const leap_run_config *cfg) {
     json_is(doc, "stages.0.input.0", "x");
     json_is(doc, "stages.0.loss", "mse");
     json_is(doc, "compare.finetune_steps", "25");
+    json_is(doc, "compare.finetune_lr", "0.0005");
     json_is(doc, "data.groups.val", "val");
     json_is(doc, "data.fields.x.std", "1");
     json_is(doc, "device", "cpu");
@@ -374,6 +376,7 @@ static const error_case g_errors[] = {
     {0, NULL, "train.stpes=3", 0, "key 'train.stpes': unknown key (did you mean 'steps'?)"},
     {0, NULL, "train.batch=abc", 0, "key 'train.batch': expected an integer, got 'abc'"},
     {0, NULL, "compare.fractions=[0.1, 2]", 0, "key 'compare.fractions.1': 2 is out of range (1e-06 to 1)"},
+    {0, NULL, "compare.finetune_lr=0", 0, "key 'compare.finetune_lr': 0 is out of range (1e-12 to 10)"},
     {0, NULL, "trainbatch", 0, "expected KEY=VALUE"},
     {0, NULL, "stages.9.loss=mse", 0, "'stages' has no item '9'"},
     {0, NULL, "stages.nope.loss=mse", 0, "'stages' has no item 'nope'"},
