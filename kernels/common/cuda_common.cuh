@@ -63,6 +63,24 @@ __device__ __forceinline__ float leap_block_sum(float v, float *shared) {
   return leap_warp_sum(v);
 }
 
+/* Maximum over the block, as leap_block_sum (every thread gets it; `shared` holds 32 floats). */
+__device__ __forceinline__ float leap_block_max(float v, float *shared) {
+  int lane = threadIdx.x % LEAP_CUDA_WARP, warp = threadIdx.x / LEAP_CUDA_WARP;
+  v = leap_warp_max(v);
+  __syncthreads();
+  if (lane == 0) shared[warp] = v;
+  __syncthreads();
+  int warps = blockDim.x / LEAP_CUDA_WARP;
+  v = lane < warps ? shared[lane] : -INFINITY;
+  return leap_warp_max(v);
+}
+
+/* Threads for a one-block-per-row kernel over rows of C elements: C rounded up to whole warps, at most max_threads. */
+static inline unsigned leap_cuda_row_threads(int64_t C, int64_t max_threads) {
+  int64_t t = (C + LEAP_CUDA_WARP - 1) / LEAP_CUDA_WARP * LEAP_CUDA_WARP;
+  return (unsigned)(t > max_threads ? max_threads : (t < LEAP_CUDA_WARP ? LEAP_CUDA_WARP : t));
+}
+
 /* Dispatches a templated kernel launch on the activation dtype: LEAP_DISPATCH_ACT(act, T, { ...uses T... }). */
 #define LEAP_DISPATCH_ACT(act, T, ...)                                        \
   do {                                                                        \

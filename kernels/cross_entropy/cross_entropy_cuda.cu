@@ -20,22 +20,6 @@
 
 static_assert((CE_SUM_THREADS & (CE_SUM_THREADS - 1)) == 0, "the tree reduction halves the threads");
 
-static unsigned row_threads(int64_t C) {
-  int64_t t = (C + LEAP_CUDA_WARP - 1) / LEAP_CUDA_WARP * LEAP_CUDA_WARP;
-  return (unsigned)(t > ROW_MAX_THREADS ? ROW_MAX_THREADS : (t < LEAP_CUDA_WARP ? LEAP_CUDA_WARP : t));
-}
-
-__device__ __forceinline__ float block_max(float v, float *shared) {
-  int lane = threadIdx.x % LEAP_CUDA_WARP, warp = threadIdx.x / LEAP_CUDA_WARP;
-  v = leap_warp_max(v);
-  __syncthreads();
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  int warps = blockDim.x / LEAP_CUDA_WARP;
-  v = lane < warps ? shared[lane] : -INFINITY;
-  return leap_warp_max(v);
-}
-
 /* One block per row: lse = max + log(sum exp(x - max)), block reductions in warp order. */
 template <typename T>
 __global__ void ce_lse_kernel(float *lse, const T *logits, int64_t V) {
@@ -43,7 +27,7 @@ __global__ void ce_lse_kernel(float *lse, const T *logits, int64_t V) {
   const T *x = logits + (int64_t)blockIdx.x * V;
   float m = -INFINITY;
   for (int64_t v = threadIdx.x; v < V; v += blockDim.x) m = fmaxf(m, leap_load(x, (size_t)v));
-  m = block_max(m, shared);
+  m = leap_block_max(m, shared);
   float s = 0.0f;
   for (int64_t v = threadIdx.x; v < V; v += blockDim.x) s += expf(leap_load(x, (size_t)v) - m);
   s = leap_block_sum(s, shared);
@@ -120,7 +104,7 @@ void leap_cross_entropy_forward_cuda(float *loss, int64_t *count, float *lse, co
   cudaStream_t st = (cudaStream_t)stream;
   LEAP_DISPATCH_ACT(act, T, {
     if (N > 0 && V > 0) {
-      ce_lse_kernel<T><<<(unsigned)N, row_threads(V), 0, st>>>(lse, (const T *)logits, V);
+      ce_lse_kernel<T><<<(unsigned)N, leap_cuda_row_threads(V, ROW_MAX_THREADS), 0, st>>>(lse, (const T *)logits, V);
       LEAP_CUDA_LAUNCH_CHECK();
     }
     ce_loss_kernel<T><<<1, CE_SUM_THREADS, 0, st>>>(loss, count, lse, (const T *)logits, targets, N, V, ignore_index);
@@ -138,7 +122,7 @@ void leap_cross_entropy_backward_cuda(void *dlogits, float *workspace, const flo
   ce_scale_kernel<<<1, CE_SUM_THREADS, 0, st>>>(workspace, dloss, targets, N, ignore_index);
   LEAP_CUDA_LAUNCH_CHECK();
   LEAP_DISPATCH_ACT(act, T, {
-    ce_backward_kernel<T><<<(unsigned)N, row_threads(V), 0, st>>>((T *)dlogits, (const T *)logits, targets, lse,
+    ce_backward_kernel<T><<<(unsigned)N, leap_cuda_row_threads(V, ROW_MAX_THREADS), 0, st>>>((T *)dlogits, (const T *)logits, targets, lse,
                                                                   workspace, V, ignore_index);
     LEAP_CUDA_LAUNCH_CHECK();
   });

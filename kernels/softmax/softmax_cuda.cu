@@ -8,23 +8,6 @@
 
 #define ROW_MAX_THREADS 256
 
-static unsigned row_threads(int64_t C) {
-  int64_t t = (C + LEAP_CUDA_WARP - 1) / LEAP_CUDA_WARP * LEAP_CUDA_WARP;
-  return (unsigned)(t > ROW_MAX_THREADS ? ROW_MAX_THREADS : (t < LEAP_CUDA_WARP ? LEAP_CUDA_WARP : t));
-}
-
-/* Maximum over the block, as leap_block_sum (every thread gets it; `shared` holds 32 floats). */
-__device__ __forceinline__ float block_max(float v, float *shared) {
-  int lane = threadIdx.x % LEAP_CUDA_WARP, warp = threadIdx.x / LEAP_CUDA_WARP;
-  v = leap_warp_max(v);
-  __syncthreads();
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  int warps = blockDim.x / LEAP_CUDA_WARP;
-  v = lane < warps ? shared[lane] : -INFINITY;
-  return leap_warp_max(v);
-}
-
 /* One block per row: block maximum, block sum of exp(x - max), then the normalised outputs. */
 template <typename T>
 __global__ void softmax_forward_kernel(T *out, const T *inp, int64_t C) {
@@ -33,7 +16,7 @@ __global__ void softmax_forward_kernel(T *out, const T *inp, int64_t C) {
   T *y = out + (int64_t)blockIdx.x * C;
   float m = -INFINITY;
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) m = fmaxf(m, leap_load(x, (size_t)c));
-  m = block_max(m, shared);
+  m = leap_block_max(m, shared);
   float s = 0.0f;
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) s += expf(leap_load(x, (size_t)c) - m);
   float inv = 1.0f / leap_block_sum(s, shared);
@@ -62,7 +45,7 @@ void leap_softmax_forward_cuda(void *out, const void *inp, int64_t N, int64_t C,
                                leap_cuda_stream stream) {
   if (N <= 0 || C <= 0) return;
   LEAP_DISPATCH_ACT(act, T, {
-    softmax_forward_kernel<T><<<(unsigned)N, row_threads(C), 0, (cudaStream_t)stream>>>((T *)out, (const T *)inp, C);
+    softmax_forward_kernel<T><<<(unsigned)N, leap_cuda_row_threads(C, ROW_MAX_THREADS), 0, (cudaStream_t)stream>>>((T *)out, (const T *)inp, C);
     LEAP_CUDA_LAUNCH_CHECK();
   });
 }
@@ -72,7 +55,7 @@ void leap_softmax_backward_cuda(void *dinp, const void *dout, const void *out, i
   if (N <= 0 || C <= 0) return;
   LEAP_DISPATCH_ACT(act, T, {
     softmax_backward_kernel<T>
-        <<<(unsigned)N, row_threads(C), 0, (cudaStream_t)stream>>>((T *)dinp, (const T *)dout, (const T *)out, C);
+        <<<(unsigned)N, leap_cuda_row_threads(C, ROW_MAX_THREADS), 0, (cudaStream_t)stream>>>((T *)dinp, (const T *)dout, (const T *)out, C);
     LEAP_CUDA_LAUNCH_CHECK();
   });
 }
