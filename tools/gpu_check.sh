@@ -87,6 +87,18 @@ gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2> /dev/null | head
 build_status=ok
 opts=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DLEAP_CUDA=ON -DLEAP_BLAS=OFF -DLEAP_HDF5=OFF -DLEAP_YAML=OFF
   -DLEAP_MPI=OFF -DLEAP_CUDA_ARCHS=90a-real)
+# cuDNN (the benchmarks' baseline) may live only in PyTorch's pip wheel there (nvidia/cudnn/{include,lib}).
+cudnn_root=""
+for py in python3 python; do
+  command -v "$py" > /dev/null 2>&1 || continue
+  cudnn_root=$("$py" -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2> /dev/null) && break
+done
+if [ -n "$cudnn_root" ] && [ -f "$cudnn_root/include/cudnn.h" ]; then
+  opts+=(-DLEAP_CUDNN_ROOT="$cudnn_root")
+  echo "cuDNN from $cudnn_root" >> "$log"
+  # The wheel's libraries load their siblings (libcudnn_engines_*.so.9) at run time from the loader's path.
+  export LD_LIBRARY_PATH="$cudnn_root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 say "configure"
 if ! run_logged cmake -S "$root" -B "$build" "${opts[@]}"; then
   say "configure failed; retrying without OpenMP"
@@ -142,7 +154,7 @@ if [ "$bench" = yes ] || { [ "$bench" = auto ] && [ -z "$only" ]; }; then
       # Line-buffered, so that the rows finished before a timeout still reach the file.
       linebuf=()
       command -v stdbuf > /dev/null 2>&1 && linebuf=(stdbuf -oL)
-      timeout --kill-after=5 "$t" ${linebuf[@]+"${linebuf[@]}"} "$leap_bin" bench --device cuda --json > "$bench_out" 2>> "$log"
+      timeout --kill-after=5 "$t" ${linebuf[@]+"${linebuf[@]}"} "$leap_bin" bench --device cuda --json --min-seconds 0.25 > "$bench_out" 2>> "$log"
       rc=$?
       cat "$bench_out" >> "$log"
       case $rc in 0) bench_status=ok ;; 124 | 137) bench_status="TIMED OUT after ${t} s" ;; *) bench_status="FAILED (exit $rc)" ;; esac
@@ -180,7 +192,9 @@ fi
         if (match($0, "\"" k "\": *[-0-9.eE+]+")) { v = substr($0, RSTART, RLENGTH); sub(/^[^:]*: */, "", v); return v }
         return ""
       }
-      /^\{/ { printf "  %-50s %10s ms %14s %s\n", "bench " field("workload"), field("median_ms"), field("throughput"), field("unit") }
+      /^\{/ { g = field("gflops") + 0
+              printf "  %-50s %10s ms %14s %-8s %s\n", "bench " field("workload"), field("median_ms"), field("throughput"),
+                     field("unit"), (g > 0 ? sprintf("%.1f TFLOP/s", g / 1000) : "") }
     ' "$bench_out"
   fi
 } > "$build/gpu_check_table.txt"
