@@ -2,6 +2,8 @@
 #ifndef LEAP_TRAIN_CLI_BENCH_WORKLOADS_H
 #define LEAP_TRAIN_CLI_BENCH_WORKLOADS_H
 
+#include <stdbool.h>
+
 #include "train/core/runtime.h"
 
 #define LEAP_BENCH_CPU 1
@@ -15,9 +17,12 @@ typedef struct leap_bench_workload {
   void *(*setup)(leap_runtime *rt);
   void (*run)(void *state);
   void (*teardown)(void *state);
+  bool optional; /* setup may return NULL because this build lacks it (the cuDNN baselines): skipped, not an error */
 } leap_bench_workload;
 
-/* Terminated by an entry with id NULL. */
+/* Terminated by an entry with id NULL: the model and op workloads (bench_workloads.c), then the kernel-level CUDA
+ * rows (bench_kernels.c). */
 extern const leap_bench_workload leap_bench_workloads[];
+extern const leap_bench_workload leap_bench_kernel_workloads[];
 
 #endif
