@@ -61,11 +61,15 @@ leap_status leap_convnet_create(leap_convnet *net, const leap_convnet_config *co
 leap_tensor *leap_convnet_forward(const leap_convnet *net, leap_ctx *ctx, leap_tensor *x) {
   for (int i = 0; i < net->config.n_conv; i++) {
     const leap_conv_layer_config *l = &net->config.conv[i];
-    x = leap_conv2d(ctx, x, net->w[i], net->b[i], l->stride, l->padding);
-    if (l->batchnorm)
+    /* Without batch norm the ReLU directly follows the convolution and is fused into it (one op, one pass). */
+    if (l->batchnorm) {
+      x = leap_conv2d(ctx, x, net->w[i], net->b[i], l->stride, l->padding);
       x = leap_batchnorm(ctx, x, net->bn_gamma[i], net->bn_beta[i], net->bn_mean[i], net->bn_var[i], BN_MOMENTUM,
                          BN_EPS);
-    x = leap_relu(ctx, x);
+      x = leap_relu(ctx, x);
+    } else {
+      x = leap_conv2d_relu(ctx, x, net->w[i], net->b[i], l->stride, l->padding);
+    }
     if (l->pool > 1) x = leap_maxpool(ctx, x, l->pool, l->pool, 0);
   }
   if (!x) return NULL;

@@ -97,8 +97,7 @@ static leap_tensor *block_forward(leap_gpt *gpt, leap_ctx *ctx, const leap_gpt_b
   if (p > 0.0f) h = leap_dropout(ctx, h, p);
   x = leap_add(ctx, x, h);
   h = leap_layernorm(ctx, x, b->ln2_w, b->ln2_b, GPT_LN_EPS);
-  h = leap_linear(ctx, h, b->fc_w, b->fc_b);
-  h = leap_gelu(ctx, h);
+  h = leap_linear_gelu(ctx, h, b->fc_w, b->fc_b);
   h = leap_linear(ctx, h, b->fcproj_w, b->fcproj_b);
   if (p > 0.0f) h = leap_dropout(ctx, h, p);
   return leap_add(ctx, x, h);

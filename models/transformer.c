@@ -80,8 +80,7 @@ leap_tensor *leap_transformer_block_forward(const leap_transformer_block *b, lea
   if (c->dropout > 0.0f) h = leap_dropout(ctx, h, c->dropout);
   x = leap_add(ctx, x, h);
   h = leap_layernorm(ctx, x, b->ln2_w, b->ln2_b, TRANSFORMER_LN_EPS);
-  h = leap_linear(ctx, h, b->fc_w, b->fc_b);
-  h = leap_gelu(ctx, h);
+  h = leap_linear_gelu(ctx, h, b->fc_w, b->fc_b);
   h = leap_linear(ctx, h, b->fcproj_w, b->fcproj_b);
   if (c->dropout > 0.0f) h = leap_dropout(ctx, h, c->dropout);
   return leap_add(ctx, x, h);

@@ -15,6 +15,9 @@
 #define DEFAULT_CACHE_BYTES ((int64_t)4 << 30)
 #define DEFAULT_SHUFFLE_BUFFER 2048
 #define MAX_THREADS 64
+/* More batches held at once than a double-buffered consumer needs would only hide a consumer that forgets to let
+ * go of them. */
+#define MAX_HELD_BATCHES 8
 
 /* HDF5 prints its error stack on failures by default; the loader reports its own one-line errors instead, so it
  * silences the printing on the calling thread while it works and restores it after. */
@@ -47,6 +50,7 @@ leap_loader_config leap_loader_config_default(void) {
   c.shuffle_buffer = DEFAULT_SHUFFLE_BUFFER;
   c.resident_bytes = DEFAULT_RESIDENT_BYTES;
   c.cache_bytes = DEFAULT_CACHE_BYTES;
+  c.held_batches = 1;
   for (int i = 0; i < LEAP_LOADER_MAX_FIELDS; i++) {
     c.fields[i].dtype = LEAP_F32;
     for (int k = 0; k < LEAP_LOADER_MAX_CHANNELS; k++) c.fields[i].std[k] = 1.0f;
@@ -101,6 +105,10 @@ static leap_status check_config(const leap_loader_config *c, leap_error *err) {
     bad = "fraction must be in (0, 1]";
   else if (c->shuffle_buffer < 0 || c->resident_bytes < 0 || c->cache_bytes < 0 || c->token_windows_per_epoch < 0)
     bad = "shuffle_buffer, resident_bytes, cache_bytes and token_windows_per_epoch must be >= 0";
+  else if (c->held_batches < 0 || c->held_batches > MAX_HELD_BATCHES)
+    bad = "held_batches must be 0 (the default, 1) to 8";
+  else if (!c->host_alloc != !c->host_free)
+    bad = "host_alloc and host_free must be given together";
   if (bad) return leap_error_set(err, LEAP_ERR_CONFIG, "%s: loader config: %s", c->path, bad);
   for (int i = 0; i < c->n_fields; i++) {
     leap_status st = check_field_spec(c, i, err);
@@ -312,7 +320,21 @@ static void free_plan(leap__plan *P) {
   free(P->by_last_use);
 }
 
-/* The workers' decompressors and scratch, the pool, the queue's slots; then the producer starts. */
+/* A buffer handed to the caller: from the config's allocator when it has one. */
+static void *alloc_batch_buffer(const leap_loader_config *c, size_t bytes) {
+  return c->host_alloc ? c->host_alloc(bytes, c->host_ctx) : malloc(bytes);
+}
+
+static void free_batch_buffer(const leap_loader_config *c, void *p) {
+  if (!p) return;
+  if (c->host_free)
+    c->host_free(p, c->host_ctx);
+  else
+    free(p);
+}
+
+/* The workers' decompressors and scratch, the pool, the queue's slots; then the producer starts. The queue holds
+ * prefetch ready batches beside the held_batches the caller uses. */
 static leap_status start_threads(leap_loader *L, leap_error *err) {
   const leap_loader_config *c = &L->config;
   L->workers = calloc((size_t)c->threads, sizeof *L->workers);
@@ -335,11 +357,11 @@ static leap_status start_threads(leap_loader *L, leap_error *err) {
   pthread_cond_init(&L->slot_ready, NULL);
   pthread_cond_init(&L->slot_free, NULL);
   L->sync_started = true;
-  L->n_slots = c->prefetch + 1;
+  L->n_slots = c->prefetch + c->held_batches;
   L->slots = calloc((size_t)L->n_slots, sizeof *L->slots);
   for (int s = 0; L->slots && s < L->n_slots; s++)
     for (int i = 0; i < L->n_fields; i++)
-      if (!(L->slots[s].data[i] = malloc((size_t)c->batch * L->fields[i].out_bytes)))
+      if (!(L->slots[s].data[i] = alloc_batch_buffer(c, (size_t)c->batch * L->fields[i].out_bytes)))
         return leap_error_set(err, LEAP_ERR_MEMORY, "%s: no memory for the prefetch queue", L->path);
   if (!L->slots) return leap_error_set(err, LEAP_ERR_MEMORY, "%s: no memory for the prefetch queue", L->path);
   return leap__producer_start(L, err);
@@ -352,11 +374,11 @@ leap_status leap_loader_open(leap_loader **out, const leap_loader_config *config
   leap_loader *L = calloc(1, sizeof *L);
   if (!L) return leap_error_set(err, LEAP_ERR_MEMORY, "%s: out of memory", config->path);
   L->config = *config;
+  if (L->config.held_batches == 0) L->config.held_batches = 1;
   L->n_fields = config->n_fields;
   L->tokens = config->fields[0].kind == LEAP_FIELD_TOKENS;
   L->file = H5I_INVALID_HID;
   L->fd = -1;
-  L->held = -1;
   for (int i = 0; i < LEAP_LOADER_MAX_FIELDS; i++) L->fields[i].dset = L->fields[i].memtype = H5I_INVALID_HID;
   h5_quiet quiet = h5_quiet_begin();
   st = copy_names(L, config, err);
@@ -384,9 +406,11 @@ int64_t leap_loader_total_samples(const leap_loader *L) { return L->n_total; }
 
 leap_status leap_loader_next(leap_loader *L, leap_batch *batch, leap_error *err) {
   pthread_mutex_lock(&L->mu);
-  if (L->held >= 0) {
-    L->slots[L->held].state = LEAP__SLOT_FREE;
-    L->held = -1;
+  if (L->n_held == L->config.held_batches) {
+    /* The oldest batch the caller holds goes back to the producer. */
+    int oldest = (L->head - L->n_held + L->n_slots) % L->n_slots;
+    L->slots[oldest].state = LEAP__SLOT_FREE;
+    L->n_held--;
     pthread_cond_signal(&L->slot_free);
   }
   while (L->slots[L->head].state != LEAP__SLOT_READY) pthread_cond_wait(&L->slot_ready, &L->mu);
@@ -398,7 +422,7 @@ leap_status leap_loader_next(leap_loader *L, leap_batch *batch, leap_error *err)
     return st;
   }
   s->state = LEAP__SLOT_HELD;
-  L->held = L->head;
+  L->n_held++;
   L->head = (L->head + 1) % L->n_slots;
   pthread_mutex_unlock(&L->mu);
   memset(batch, 0, sizeof *batch);
@@ -423,7 +447,7 @@ leap_status leap_loader_seek(leap_loader *L, int64_t epoch, int64_t batch_index,
   leap__producer_stop(L);
   for (int s = 0; s < L->n_slots; s++) L->slots[s].state = LEAP__SLOT_FREE;
   L->head = L->tail = 0;
-  L->held = -1;
+  L->n_held = 0;
   L->start_epoch = epoch;
   L->start_batch = batch_index;
   return leap__producer_start(L, err);
@@ -440,7 +464,7 @@ void leap_loader_close(leap_loader *L) {
   }
   free(L->workers);
   for (int s = 0; L->slots && s < L->n_slots; s++)
-    for (int i = 0; i < L->n_fields; i++) free(L->slots[s].data[i]);
+    for (int i = 0; i < L->n_fields; i++) free_batch_buffer(&L->config, L->slots[s].data[i]);
   free(L->slots);
   free_plan(&L->plan);
   /* Closing read-only HDF5 objects cannot lose data; a failure here has nothing left to report to. */

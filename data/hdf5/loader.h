@@ -14,6 +14,7 @@
 #define LEAP_DATA_HDF5_LOADER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "train/core/error.h"
@@ -56,9 +57,21 @@ typedef struct leap_loader_config {
   int64_t resident_bytes; /* a field stored in at most this many bytes is read whole at open; default 64 MiB */
   int64_t cache_bytes;    /* decoded chunks of streamed fields that fit in this total stay after their first
                              epoch; default 4 GiB; 0: every epoch decodes again */
+  /* Added for pinned prefetch (docs/data.md, "Pinned prefetch"): */
+  int held_batches;       /* batches the caller uses at once: a batch stays valid until this many more
+                             leap_loader_next calls (0: the default, 1; 2 lets a device copy of one batch run
+                             while the next is handed out) */
+  /* Where the batch buffers handed to the caller live, e.g. page-locked memory a GPU copies from asynchronously:
+   * host_alloc(bytes, host_ctx) returns NULL when out of memory, host_free(ptr, host_ctx) frees. Both are called
+   * on the caller's thread, at open and close only. Both NULL (the default): malloc and free. The loader's own
+   * scratch (decoded chunks, the order) always uses malloc. */
+  void *(*host_alloc)(size_t bytes, void *host_ctx);
+  void (*host_free)(void *ptr, void *host_ctx);
+  void *host_ctx;
 } leap_loader_config;
 
-/* A batch on the host, valid until the next leap_loader_next or leap_loader_close. field[i] holds n samples of
+/* A batch on the host, valid until held_batches more leap_loader_next calls (the next one by default), a seek or
+ * leap_loader_close. field[i] holds n samples of
  * fields[i] as its delivered dtype, shaped (n, sample dims...); tokens give (n, window+1). */
 typedef struct leap_batch {
   int64_t n;

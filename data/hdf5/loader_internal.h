@@ -129,7 +129,7 @@ struct leap_loader {
   bool stop;
   int n_slots, head, tail; /* head: next slot to hand out; tail: next slot to fill */
   leap__slot *slots;
-  int held; /* slot the caller holds, -1 if none */
+  int n_held; /* slots the caller holds: the n_held slots before head, oldest first */
 };
 
 /* dataset.c */

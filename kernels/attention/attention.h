@@ -64,8 +64,12 @@ LEAP_EXTERN_C_BEGIN
  * with the row strides ldq, ldk, ldv, ldo counted in elements of that dtype; lse is fp32 and all arithmetic fp32;
  * key_len is device memory. D is at most 256. Forward needs no workspace; backward needs
  * leap_attention_workspace_floats_cuda(s) floats of device workspace, ACCUMULATES into dq, dk and dv (any may be
- * NULL) and gives bit-identical results from run to run (no atomics). attention_cuda.cu is a TEMPORARY simple
- * version that the flash kernels of issue 6 replace. */
+ * NULL) and gives bit-identical results from run to run (no atomics).
+ *
+ * These are the flash-attention kernels (docs/attention-kernels.md): tiled with an online softmax, the T x T
+ * scores never reach device memory. bf16 with D = 64 or 128 runs on the tensor cores (mma.sync on sm_80 and later,
+ * wgmma on sm_90a) when every pointer is 16-byte aligned and every row stride a multiple of 8 elements; every other
+ * case (fp32, other head sizes, unaligned views) runs a generic FMA kernel with the same tiling. */
 size_t leap_attention_workspace_floats_cuda(const leap_attention_shape *s);
 
 void leap_attention_forward_cuda(void *out,                 /* (B,Tq,H,D) act, row stride ldo */
@@ -88,6 +92,54 @@ void leap_attention_backward_cuda(void *dq,                 /* (B,Tq,H,D) act, r
                                   const int32_t *key_len,   /* (B), or NULL for all */
                                   const leap_attention_shape *s, float *workspace, leap_dtype act,
                                   leap_cuda_stream stream);
+
+/* The REFERENCE CUDA attention (attention_ref_cuda.cu): the same contract as the three functions above, computed
+ * the simple way (a warp per row, no tiling, no tensor cores). It is what the flash kernels are checked against on
+ * the device where the CPU would be too slow, and what the op layer runs under leap_attention_use_reference(). */
+size_t leap_attention_workspace_floats_ref_cuda(const leap_attention_shape *s);
+
+void leap_attention_forward_ref_cuda(void *out,             /* (B,Tq,H,D) act, row stride ldo */
+                                     float *lse,            /* (B,H,Tq) */
+                                     const void *q,         /* (B,Tq,H,D) act, row stride ldq */
+                                     const void *k,         /* (B,Tk,H,D) act, row stride ldk */
+                                     const void *v,         /* (B,Tk,H,D) act, row stride ldv */
+                                     const int32_t *key_len, /* (B), or NULL for all */
+                                     const leap_attention_shape *s, leap_dtype act, leap_cuda_stream stream);
+
+void leap_attention_backward_ref_cuda(void *dq,             /* (B,Tq,H,D) act, row stride ldq, or NULL */
+                                      void *dk,             /* (B,Tk,H,D) act, row stride ldk, or NULL */
+                                      void *dv,             /* (B,Tk,H,D) act, row stride ldv, or NULL */
+                                      const void *dout,     /* (B,Tq,H,D) act, row stride ldo */
+                                      const void *q,        /* (B,Tq,H,D) act, row stride ldq */
+                                      const void *k,        /* (B,Tk,H,D) act, row stride ldk */
+                                      const void *v,        /* (B,Tk,H,D) act, row stride ldv */
+                                      const void *out,      /* (B,Tq,H,D) act, row stride ldo: forward's output */
+                                      const float *lse,     /* (B,H,Tq): forward's log-sum-exp */
+                                      const int32_t *key_len, /* (B), or NULL for all */
+                                      const leap_attention_shape *s, float *workspace, leap_dtype act,
+                                      leap_cuda_stream stream);
+
+#ifdef LEAP_WITH_CUDNN
+/* cuDNN's fused attention (scaled dot-product attention through the cuDNN backend graph API), the BASELINE that
+ * `leap bench` measures the flash kernels against; never the engine's path. bf16 q, k, v, out (and gradients) in
+ * leap's layout (the strides of the shape, given to cuDNN as (B,H,T,D) strides), fp32 lse; no key_len. A plan is
+ * built once per shape by leap_attention_cudnn_create (NULL, with the reason in msg, when cuDNN rejects the shape:
+ * never an abort), then run any number of times on any stream with device pointers. The workspace it needs is
+ * allocated by create, outside the timed runs. */
+typedef struct leap_attention_cudnn leap_attention_cudnn;
+
+leap_attention_cudnn *leap_attention_cudnn_create(const leap_attention_shape *s, bool backward, char *msg,
+                                                  size_t msg_size);
+/* out = attention(q, k, v) and lse (B,H,Tq) fp32, as leap_attention_forward_cuda in bf16. */
+void leap_attention_cudnn_forward(leap_attention_cudnn *a, void *out, float *lse, const void *q, const void *k,
+                                  const void *v, leap_cuda_stream stream);
+/* dq, dk, dv (WRITTEN, not accumulated: cuDNN's semantics) from dout, q, k, v, out, lse; only for a plan created
+ * with backward = true. */
+void leap_attention_cudnn_backward(leap_attention_cudnn *a, void *dq, void *dk, void *dv, const void *dout,
+                                   const void *q, const void *k, const void *v, const void *out, const float *lse,
+                                   leap_cuda_stream stream);
+void leap_attention_cudnn_destroy(leap_attention_cudnn *a);
+#endif
 
 LEAP_EXTERN_C_END
 #endif

@@ -1,6 +1,8 @@
-/* cuBLAS / cuBLASLt wrappers (blas_cuda.h): the context, the row-major strided-batched product, and the product
- * with a bias epilogue. */
+/* cuBLAS / cuBLASLt wrappers (blas_cuda.h): the context, the row-major strided-batched product, and the products
+ * with a bias epilogue and with a bias + GELU epilogue. */
 #include "kernels/blas/blas_cuda.h"
+
+#include "kernels/activation/activation.h"
 
 #include <cublasLt.h>
 #include <cublas_v2.h>
@@ -15,6 +17,8 @@
 #define BLAS_MAX_ALIGNMENT 256
 /* Threads per block of the bias broadcast (the fallback of leap_gemm_bias_cuda). */
 #define BIAS_FILL_THREADS 256
+/* cuBLASLt's GELU aux matrix: its leading dimension must be a multiple of this many elements. */
+#define GELU_AUX_LD_MULTIPLE 8
 
 struct leap_cuda_blas {
   cudaStream_t stream;
@@ -136,21 +140,46 @@ static void lt_release(lt_plan *p) {
   LEAP_CUBLAS_CHECK(cublasLtMatmulDescDestroy(p->op));
 }
 
+/* The epilogue of a cuBLASLt product, in row-major terms: bias (N) or NULL, and for GELU the aux matrix (M,N)
+ * that receives the pre-activation, with its row stride. */
+typedef struct lt_epilogue {
+  const float *bias;
+  bool gelu;
+  void *aux;
+  int64_t ldaux;
+} lt_epilogue;
+
+static void lt_set_epilogue(lt_plan *p, const lt_epilogue *e) {
+  cublasLtEpilogue_t epi = e->gelu ? (e->bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX)
+                                   : CUBLASLT_EPILOGUE_BIAS;
+  LEAP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+  if (e->bias) {
+    int32_t bias_type = CUDA_R_32F;
+    LEAP_CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &e->bias, sizeof e->bias));
+    LEAP_CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type));
+  }
+  if (e->gelu) {
+    /* The aux matrix has D's type (the attribute's default) and D's column-major shape (N,M): ld is its row
+     * stride as leap stores it. */
+    int64_t ld = e->ldaux;
+    LEAP_CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &e->aux, sizeof e->aux));
+    LEAP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ld, sizeof ld));
+  }
+}
+
 /* The column-major problem D^T (N,M) = op(B)^T (N,K) op(A)^T (K,M) + bias (N per column), as cuBLASLt sees it:
  * its first operand is the row-major B, its second the row-major A. */
 static void lt_describe(lt_plan *p, const leap_cuda_blas *blas, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
-                        const void *A, int64_t lda, const void *B, int64_t ldb, const float *bias, void *C, int64_t ldc,
-                        leap_dtype ab, leap_dtype c) {
+                        const void *A, int64_t lda, const void *B, int64_t ldb, const lt_epilogue *e, void *C,
+                        int64_t ldc, leap_dtype ab, leap_dtype c) {
   cublasOperation_t opa = op_of(tb), opb = op_of(ta);
-  cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-  int32_t bias_type = CUDA_R_32F;
   LEAP_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   LEAP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
   LEAP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
-  LEAP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-  LEAP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-  LEAP_CUBLAS_CHECK(
-      cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type));
+  lt_set_epilogue(p, e);
   LEAP_CUBLAS_CHECK(
       cublasLtMatrixLayoutCreate(&p->la, cuda_type(ab), (uint64_t)(tb ? K : N), (uint64_t)(tb ? N : K), ldb));
   LEAP_CUBLAS_CHECK(
@@ -176,13 +205,13 @@ static void lt_describe(lt_plan *p, const leap_cuda_blas *blas, bool ta, bool tb
   (void)blas;
 }
 
-/* The cuBLASLt path of leap_gemm_bias_cuda; false when cuBLASLt has no algorithm for the problem (for instance an
- * fp32 bias with a bf16 output on a version that wants the output's type), and nothing was launched. */
-static bool gemm_bias_lt(leap_cuda_blas *blas, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const void *A,
-                         int64_t lda, const void *B, int64_t ldb, const float *bias, void *C, int64_t ldc,
-                         leap_dtype ab, leap_dtype c) {
+/* The cuBLASLt product with epilogue e; false when cuBLASLt has no algorithm for the problem (for instance an fp32
+ * bias with a bf16 output on a version that wants the output's type), and nothing was launched. */
+static bool gemm_lt(leap_cuda_blas *blas, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const void *A,
+                    int64_t lda, const void *B, int64_t ldb, const lt_epilogue *e, void *C, int64_t ldc, leap_dtype ab,
+                    leap_dtype c) {
   lt_plan p;
-  lt_describe(&p, blas, ta, tb, M, N, K, A, lda, B, ldb, bias, C, ldc, ab, c);
+  lt_describe(&p, blas, ta, tb, M, N, K, A, lda, B, ldb, e, C, ldc, ab, c);
   cublasLtMatmulHeuristicResult_t result;
   int found = 0;
   cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(blas->lt, p.op, p.la, p.lb, p.lc, p.lc, p.pref, 1, &result, &found);
@@ -207,8 +236,8 @@ void leap_gemm_bias_cuda(leap_cuda_blas *blas, bool trans_a, bool trans_b, int64
     leap_gemm_cuda(blas, trans_a, trans_b, 1, M, N, K, 1.0f, A, lda, 0, B, ldb, 0, 0.0f, C, ldc, 0, ab_dtype, c_dtype);
     return;
   }
-  if (blas->use_lt && K > 0 &&
-      gemm_bias_lt(blas, trans_a, trans_b, M, N, K, A, lda, B, ldb, bias, C, ldc, ab_dtype, c_dtype))
+  lt_epilogue e = {bias, false, NULL, 0};
+  if (blas->use_lt && K > 0 && gemm_lt(blas, trans_a, trans_b, M, N, K, A, lda, B, ldb, &e, C, ldc, ab_dtype, c_dtype))
     return;
   int64_t total = M * N, blocks = (total + BIAS_FILL_THREADS - 1) / BIAS_FILL_THREADS;
   unsigned grid = (unsigned)(blocks < 65535 * 16 ? blocks : 65535 * 16);
@@ -217,6 +246,28 @@ void leap_gemm_bias_cuda(leap_cuda_blas *blas, bool trans_a, bool trans_b, int64
     LEAP_CUDA_LAUNCH_CHECK();
   });
   leap_gemm_cuda(blas, trans_a, trans_b, 1, M, N, K, 1.0f, A, lda, 0, B, ldb, 0, 1.0f, C, ldc, 0, ab_dtype, c_dtype);
+}
+
+bool leap_gemm_bias_gelu_cuda(leap_cuda_blas *blas, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                              const void *A, int64_t lda, const void *B, int64_t ldb, const float *bias, void *C,
+                              int64_t ldc, void *aux, int64_t ldaux, leap_dtype ab_dtype, leap_dtype c_dtype) {
+  check_types(ab_dtype, c_dtype);
+  if (M <= 0 || N <= 0) return false;
+  lt_epilogue e = {bias, true, aux, ldaux};
+  if (blas->use_lt && K > 0 && ldaux % GELU_AUX_LD_MULTIPLE == 0 &&
+      gemm_lt(blas, trans_a, trans_b, M, N, K, A, lda, B, ldb, &e, C, ldc, ab_dtype, c_dtype))
+    return true;
+  leap_gemm_bias_cuda(blas, trans_a, trans_b, M, N, K, A, lda, B, ldb, bias, aux, ldaux, ab_dtype, c_dtype);
+  if (ldc == N && ldaux == N) {
+    leap_gelu_forward_cuda(C, aux, M * N, c_dtype, (leap_cuda_stream)blas->stream);
+  } else {
+    /* Row by row when either matrix is padded: GELU's kernel runs over flat arrays. */
+    size_t es = dtype_size(c_dtype);
+    for (int64_t r = 0; r < M; r++)
+      leap_gelu_forward_cuda((char *)C + (size_t)(r * ldc) * es, (const char *)aux + (size_t)(r * ldaux) * es, N,
+                             c_dtype, (leap_cuda_stream)blas->stream);
+  }
+  return false;
 }
 
 LEAP_EXTERN_C_END

@@ -53,6 +53,26 @@ void leap_gemm_bias_cuda(leap_cuda_blas *blas, bool trans_a, bool trans_b, int64
                          const void *A, int64_t lda, const void *B, int64_t ldb, const float *bias, void *C,
                          int64_t ldc, leap_dtype ab_dtype, leap_dtype c_dtype);
 
+/* The product with a GELU epilogue, for a layer followed by GELU:
+ *   aux (M,N) = op(A) op(B) + bias   (the pre-activation, kept for the backward; row stride ldaux)
+ *   C   (M,N) = gelu(aux)            (row stride ldc)
+ * with bias (N) fp32 or NULL, aux and C of c_dtype, types as in leap_gemm_cuda. GELU is the tanh approximation,
+ * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in both paths:
+ *   - fused: one cuBLASLt call with CUBLASLT_EPILOGUE_GELU_AUX_BIAS (GELU_AUX without a bias). The bias and GELU are
+ *     applied to the fp32 accumulator, then C and aux are rounded to c_dtype. cuBLASLt's GELU is the same tanh
+ *     approximation as leap's (PyTorch's reference for this epilogue is gelu(approximate="tanh")) but with its own
+ *     evaluation of tanh, which may differ from leap's by more than fp32 rounding: the op layer fuses only in bf16,
+ *     where bf16 rounding dominates, and keeps leap's kernel in the fp32 mode that is compared with the CPU.
+ *     cuBLASLt requires the aux row stride to be a multiple of 8 elements (CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD).
+ *   - otherwise (ldaux not a multiple of 8, cuBLASLt without an algorithm for the problem, or leap_cuda_blas_use_lt
+ *     off): leap_gemm_bias_cuda into aux, then leap_gelu_forward_cuda from aux into C.
+ * Returns whether the fused path ran. C and aux must not overlap; neither is read. The backward of the layer is
+ * leap_gelu_backward_cuda on aux followed by the linear backward (cuBLASLt's DGELU epilogues apply gelu' to a
+ * product's output, which is the next layer's input gradient, not this layer's). */
+bool leap_gemm_bias_gelu_cuda(leap_cuda_blas *blas, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                              const void *A, int64_t lda, const void *B, int64_t ldb, const float *bias, void *C,
+                              int64_t ldc, void *aux, int64_t ldaux, leap_dtype ab_dtype, leap_dtype c_dtype);
+
 LEAP_EXTERN_C_END
 
 #endif

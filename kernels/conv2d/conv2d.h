@@ -52,15 +52,20 @@ void leap_conv2d_backward_cpu(float *dinp,              /* (N,H,W,C), or NULL */
                               const leap_conv2d_shape *s, float *workspace);
 
 #ifdef LEAP_WITH_CUDA
+#include <stdbool.h>
+
 #include "kernels/common/cuda_common.h"
 
 LEAP_EXTERN_C_BEGIN
 
 /* The CUDA twins (docs/cuda.md): activations (inp, out, dinp, dout) are of dtype act, the weight, bias and their
- * gradients fp32. In bf16 mode weight_lowp is the weight's bf16 copy (K,R,S,C), which the products read when given
- * (NULL: they read the fp32 weight); fp32 mode ignores it. The TEMPORARY implicit-GEMM kernels in conv2d_cuda.cu
- * need no im2col buffer; backward needs leap_conv2d_workspace_floats_cuda(s) floats of device workspace (forward
- * none). Every reduction has a fixed order: results are bit-identical from run to run. */
+ * gradients fp32. In bf16 mode weight_lowp is the weight's bf16 copy (K,R,S,C), which the products read when given;
+ * NULL: they read the fp32 weight, rounded to bf16 on its way into the tensor cores. fp32 mode ignores it.
+ *
+ * These are the implicit-GEMM kernels of conv2d_cuda.cu (design: docs/conv-kernels.md): bf16 on the tensor cores
+ * with fp32 accumulation, fp32 with FMAs; no im2col buffer. Backward needs leap_conv2d_workspace_floats_cuda(s)
+ * floats of device workspace (forward none). Every reduction has a fixed order and no atomics: results are
+ * bit-identical from run to run. Sizes and GEMM extents (N*P*Q, N*H*W, R*S*C, R*S*K) must fit in 32 bits. */
 size_t leap_conv2d_workspace_floats_cuda(const leap_conv2d_shape *s);
 
 /* out = conv2d(inp, weight) + bias. Writes every element of out. */
@@ -70,6 +75,14 @@ void leap_conv2d_forward_cuda(void *out,                 /* (N,P,Q,K) act */
                               const void *weight_lowp,   /* (K,R,S,C) bf16, or NULL */
                               const float *bias,         /* (K), or NULL */
                               const leap_conv2d_shape *s, leap_dtype act, leap_cuda_stream stream);
+
+/* out = relu(conv2d(inp, weight) + bias) in one pass (the ReLU in the epilogue). Writes every element of out. */
+void leap_conv2d_forward_relu_cuda(void *out,                 /* (N,P,Q,K) act */
+                                   const void *inp,           /* (N,H,W,C) act */
+                                   const float *weight,       /* (K,R,S,C) */
+                                   const void *weight_lowp,   /* (K,R,S,C) bf16, or NULL */
+                                   const float *bias,         /* (K), or NULL */
+                                   const leap_conv2d_shape *s, leap_dtype act, leap_cuda_stream stream);
 
 /* ACCUMULATES dinp += dL/dinp, dweight += dL/dweight, dbias += dL/dbias; any of them may be NULL. */
 void leap_conv2d_backward_cuda(void *dinp,               /* (N,H,W,C) act, or NULL */
@@ -81,6 +94,47 @@ void leap_conv2d_backward_cuda(void *dinp,               /* (N,H,W,C) act, or NU
                                const void *weight_lowp,  /* (K,R,S,C) bf16, or NULL */
                                const leap_conv2d_shape *s, float *workspace, leap_dtype act,
                                leap_cuda_stream stream);
+
+/* The gradient through a fused ReLU, from the ReLU's output: masked = dout where out > 0, else 0 (the gradient at 0
+ * is 0, as leap_relu_backward_cpu). Writes every element of masked, which may be dout itself. */
+void leap_conv2d_relu_mask_cuda(void *masked,            /* (n) act */
+                                const void *dout,        /* (n) act */
+                                const void *out,         /* (n) act, the fused op's output */
+                                int64_t n, leap_dtype act, leap_cuda_stream stream);
+
+/* The reference path (conv2d_ref_cuda.cu): a simple fp32-FMA implicit GEMM, with the same arguments and meaning
+ * as leap_conv2d_forward_cuda / leap_conv2d_backward_cuda and its own workspace size. Slow; the GPU tests and the
+ * op layer's engine switch compare the implicit-GEMM kernels against it. */
+size_t leap_conv2d_workspace_floats_ref_cuda(const leap_conv2d_shape *s);
+void leap_conv2d_forward_ref_cuda(void *out, const void *inp, const float *weight, const void *weight_lowp,
+                                  const float *bias, const leap_conv2d_shape *s, leap_dtype act,
+                                  leap_cuda_stream stream);
+void leap_conv2d_backward_ref_cuda(void *dinp, float *dweight, float *dbias, const void *dout, const void *inp,
+                                   const float *weight, const void *weight_lowp, const leap_conv2d_shape *s,
+                                   float *workspace, leap_dtype act, leap_cuda_stream stream);
+
+#ifdef LEAP_WITH_CUDNN
+/* cuDNN's convolution on the same layout (NHWC input and output, KRSC filter) and precision: the BASELINE the
+ * hand-written kernels are measured against (conv2d_cudnn.cu), never the engine's default path. A context owns a
+ * cuDNN handle (set to the stream of each call), a cache of descriptors and chosen algorithms per shape and dtype
+ * (the algorithm of each pass is measured once, by cudnnFind*, at the first call for a shape: that call allocates
+ * and synchronises, so benchmarks warm up first), and a device workspace that grows as needed. Arguments have the
+ * meaning of leap_conv2d_forward_cuda / leap_conv2d_backward_cuda; backward ACCUMULATES (cuDNN's beta = 1). In bf16
+ * mode cuDNN computes the filter gradient in bf16 into the context's buffer, which is then added to the fp32
+ * dweight; the bias (and ReLU) run in small kernels of their own, the bias gradient in the fixed-order reduction of
+ * the implicit-GEMM path. Not thread-safe: one context per thread. */
+typedef struct leap_conv2d_cudnn leap_conv2d_cudnn;
+
+leap_conv2d_cudnn *leap_conv2d_cudnn_create(void);
+void leap_conv2d_cudnn_destroy(leap_conv2d_cudnn *c);
+
+void leap_conv2d_forward_cudnn(leap_conv2d_cudnn *c, void *out, const void *inp, const float *weight,
+                               const void *weight_lowp, const float *bias, bool relu, const leap_conv2d_shape *s,
+                               leap_dtype act, leap_cuda_stream stream);
+void leap_conv2d_backward_cudnn(leap_conv2d_cudnn *c, void *dinp, float *dweight, float *dbias, const void *dout,
+                                const void *inp, const float *weight, const void *weight_lowp,
+                                const leap_conv2d_shape *s, leap_dtype act, leap_cuda_stream stream);
+#endif
 
 LEAP_EXTERN_C_END
 #endif

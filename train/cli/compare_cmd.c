@@ -44,7 +44,8 @@ int leap_cli_compare(int argc, char **argv) {
 #define MAX_OVERRIDES 64
 
 typedef struct compare_args {
-  const char *config, *device, *out;
+  const char *config, *out;
+  char device_set[32]; /* "device=<--device>", one of the overrides */
   const char *overrides[MAX_OVERRIDES];
   int n_overrides;
   int n_fractions;
@@ -86,8 +87,13 @@ static int parse_args(int argc, char **argv, compare_args *a) {
     if (!known) return leap_cli_usage_error("compare: unknown option '%s' (leap compare --help)", arg);
     if (!v) return leap_cli_usage_error("compare: %s needs a value", arg);
     i++;
-    if (!strcmp(arg, "--device")) a->device = v;
-    else if (!strcmp(arg, "--out")) a->out = v;
+    if (!strcmp(arg, "--device")) {
+      /* An override of the config's device key, so that the resolved config says what really runs. */
+      if (leap_device_from_name(v) < 0) return leap_cli_usage_error("compare: --device '%s': expected cpu or cuda", v);
+      if (a->n_overrides == MAX_OVERRIDES) return leap_cli_usage_error("compare: more than %d --set", MAX_OVERRIDES);
+      snprintf(a->device_set, sizeof a->device_set, "device=%s", v);
+      a->overrides[a->n_overrides++] = a->device_set;
+    } else if (!strcmp(arg, "--out")) a->out = v;
     else if (!strcmp(arg, "--fractions") && !parse_fractions(v, a)) return 2;
     else if (!strcmp(arg, "--set")) {
       if (a->n_overrides == MAX_OVERRIDES) return leap_cli_usage_error("compare: more than %d --set", MAX_OVERRIDES);
@@ -100,11 +106,6 @@ static int parse_args(int argc, char **argv, compare_args *a) {
 
 static int run(const compare_args *a, leap_run_config *cfg) {
   leap_error err = {0};
-  if (a->device) {
-    int d = leap_device_from_name(a->device);
-    if (d < 0) return leap_cli_usage_error("compare: --device '%s': expected cpu or cuda", a->device);
-    cfg->device = (leap_device)d;
-  }
   leap_runtime rt;
   if (leap_ensure_data(cfg, &err) || leap_runtime_init(&rt, cfg->device, cfg->train.threads, &err)) {
     fprintf(stderr, "leap: compare: %s\n", err.message);

@@ -31,7 +31,8 @@ int leap_cli_eval(int argc, char **argv) {
 #define MAX_OVERRIDES 64
 
 typedef struct cmd_options {
-  const char *config, *device, *out, *stage, *mode, *checkpoint;
+  const char *config, *out, *stage, *mode, *checkpoint;
+  char device_set[32]; /* "device=<--device>", one of the overrides */
   const char *overrides[MAX_OVERRIDES];
   int n_overrides;
 } cmd_options;
@@ -73,8 +74,14 @@ static int parse_options(int argc, char **argv, bool eval, cmd_options *o) {
     if (!strcmp(a, "--set")) {
       if (o->n_overrides == MAX_OVERRIDES) return leap_cli_usage_error("%s: at most %d --set", cmd, MAX_OVERRIDES);
       o->overrides[o->n_overrides++] = v;
-    } else if (!strcmp(a, "--device")) o->device = v;
-    else if (!strcmp(a, "--stage")) o->stage = v;
+    } else if (!strcmp(a, "--device")) {
+      /* An override of the config's device key, so that the resolved config (and the precision that follows from
+       * the device) says what really runs. */
+      if (leap_device_from_name(v) < 0) return leap_cli_usage_error("%s: --device '%s': expected cpu or cuda", cmd, v);
+      if (o->n_overrides == MAX_OVERRIDES) return leap_cli_usage_error("%s: at most %d --set", cmd, MAX_OVERRIDES);
+      snprintf(o->device_set, sizeof o->device_set, "device=%s", v);
+      o->overrides[o->n_overrides++] = o->device_set;
+    } else if (!strcmp(a, "--stage")) o->stage = v;
     else if (!strcmp(a, "--mode")) o->mode = v;
     else if (!strcmp(a, "--out") && !eval) o->out = v;
     else if (!strcmp(a, "--checkpoint") && eval) o->checkpoint = v;
@@ -89,21 +96,13 @@ static int parse_options(int argc, char **argv, bool eval, cmd_options *o) {
   return -1;
 }
 
-/* Loads the config, applies --device, makes the data if needed and the runtime. Prints the error and returns false
- * on failure. */
+/* Loads the config (--device is one of its overrides), makes the data if needed and the runtime. Prints the error
+ * and returns false on failure. */
 static bool prepare(const cmd_options *o, const char *cmd, leap_run_config *cfg, leap_runtime *rt) {
   leap_error err = {0};
   memset(cfg, 0, sizeof *cfg);
   if (leap_run_config_load(cfg, o->config, o->overrides, o->n_overrides, &err))
     return fprintf(stderr, "leap: %s: %s\n", cmd, err.message), false;
-  if (o->device) {
-    int d = leap_device_from_name(o->device);
-    if (d < 0) {
-      fprintf(stderr, "leap: %s: --device '%s': expected cpu or cuda\n", cmd, o->device);
-      return leap_run_config_free(cfg), false;
-    }
-    cfg->device = (leap_device)d;
-  }
   if (leap_ensure_data(cfg, &err) || leap_runtime_init(rt, cfg->device, cfg->train.threads, &err)) {
     fprintf(stderr, "leap: %s: %s\n", cmd, err.message);
     return leap_run_config_free(cfg), false;
@@ -186,6 +185,7 @@ static leap_status eval_test(const leap_run_config *cfg, leap_runtime *rt, const
   int64_t batch = cfg->train.batch > 0 ? cfg->train.batch : 64;
   leap_ctx ctx;
   leap_ctx_init(&ctx, rt, cfg->train.seed);
+  leap_ctx_set_precision(&ctx, chain->act);
   bool read = true;
   for (int i = 0; i < chain->n_inputs && read; i++) read = !leap_read_field(cfg, group, chain->inputs[i], &x[i], err);
   if (read && !leap_read_field(cfg, group, chain->target, &y, err) &&

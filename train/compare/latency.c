@@ -158,6 +158,7 @@ leap_status leap__compare_latency(leap_runtime *rt, const leap_chain *const *cha
   b.n_chains = n_chains;
   if (bench_inputs(&b, test, err)) return err->status;
   leap_ctx_init(&b.ctx, rt, 0);
+  leap_ctx_set_precision(&b.ctx, chains[0]->act);
   b.ctx.grad_enabled = false;
   b.ctx.training = false;
   leap_status st = time_batch1(&b, n_samples > 0 ? n_samples : 1, latency_ms, err);

@@ -21,6 +21,8 @@ static const char *const g_loss_names[] = {"mse", "cross_entropy", NULL};
 static const char *const g_optimizer_names[] = {"adamw", "sgd", NULL};
 static const char *const g_schedule_names[] = {"constant", "warmup_cosine", "warmup_linear", NULL};
 static const char *const g_generators[] = {"", "robot", "vqa", "speech", NULL};
+/* In leap_precision's order. */
+static const char *const g_precision_names[] = {"auto", "fp32", "bf16", NULL};
 
 /* A computed default or a missing required key, in the form every reader reports it. */
 static leap_status missing(leap__cfg *c, const leap__cfg_at *at) {
@@ -367,6 +369,38 @@ static leap_status check_train(leap__cfg *c, const leap__cfg_at *at, void *base)
   return LEAP_OK;
 }
 
+/* The one rule for bf16 on the CPU, at load (FILE:LINE) and at use (the final device). */
+static const char *precision_problem(leap_precision precision, leap_device device) {
+  return precision == LEAP_PRECISION_BF16 && device != LEAP_CUDA
+             ? "bf16 mixed precision needs device cuda; this run is on the cpu (use fp32 or auto)"
+             : NULL;
+}
+
+static bool precision_is_bf16(leap_precision precision, leap_device device) {
+  return precision == LEAP_PRECISION_BF16 || (precision == LEAP_PRECISION_AUTO && device == LEAP_CUDA);
+}
+
+/* precision: auto, fp32 or bf16, resolved against the device (read before the train section) and written
+ * resolved (fp32 or bf16). */
+static leap_status read_precision(leap__cfg *c, const leap__cfg_at *at, void *target) {
+  leap_train_config *t = target;
+  int choice = LEAP_PRECISION_AUTO;
+  if (!leap__cfg_is_absent(at)) {
+    const char *s = fy_node_is_scalar(at->node) ? fy_node_get_scalar0(at->node) : NULL;
+    int found = -1;
+    for (int i = 0; s && g_precision_names[i]; i++)
+      if (!strcmp(s, g_precision_names[i])) found = i;
+    /* Anything else: read_choice reports it the usual way ("expected auto, fp32 or bf16"). */
+    if (found < 0) return leap__cfg_read_choice(c, at, g_precision_names, &choice);
+    choice = found;
+  }
+  t->precision = (leap_precision)choice;
+  const char *problem = precision_problem(t->precision, c->cfg->device);
+  if (problem) return leap__cfg_error(c, at, "%s", problem);
+  leap__json_string(&c->json, precision_is_bf16(t->precision, c->cfg->device) ? "bf16" : "fp32");
+  return LEAP_OK;
+}
+
 static const leap__cfg_key g_train_keys[] = {
     LEAP__K_INT("steps", leap_train_config, steps, 2000, 1, CFG_MAX_STEPS),
     LEAP__K_INT("batch", leap_train_config, batch, 64, 1, CFG_MAX_BATCH),
@@ -380,8 +414,9 @@ static const leap__cfg_key g_train_keys[] = {
     LEAP__K_INT("log_every", leap_train_config, log_every, 50, 1, CFG_MAX_STEPS),
     LEAP__K_INT("seed", leap_train_config, seed, 1, 0, 9.0e15),
     LEAP__K_INT("threads", leap_train_config, threads, 0, 0, 4096),
+    LEAP__K_FN("precision", 0, read_precision),
 };
-static const leap__cfg_table g_train_table = {g_train_keys, 12, NULL, check_train};
+static const leap__cfg_table g_train_table = {g_train_keys, 13, NULL, check_train};
 
 static leap_status read_fractions(leap__cfg *c, const leap__cfg_at *at, void *target) {
   leap_compare_config *cmp = target;
@@ -545,4 +580,11 @@ const leap_stage_config *leap_run_config_stage(const leap_run_config *cfg, const
   for (int i = 0; i < cfg->n_stages; i++)
     if (!strcmp(cfg->stages[i].name, name)) return &cfg->stages[i];
   return NULL;
+}
+
+leap_status leap_run_config_act(const leap_run_config *cfg, leap_device device, leap_dtype *act, leap_error *err) {
+  const char *problem = precision_problem(cfg->train.precision, device);
+  if (problem) return leap_error_set(err, LEAP_ERR_CONFIG, "%s: key 'train.precision': %s", cfg->source, problem);
+  *act = precision_is_bf16(cfg->train.precision, device) ? LEAP_BF16 : LEAP_F32;
+  return LEAP_OK;
 }

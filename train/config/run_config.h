@@ -58,6 +58,13 @@ typedef struct leap_stage_config {
   leap_loss_kind loss;
 } leap_stage_config;
 
+/* train.precision: the activation dtype of a run (shared/DESIGN.md, "Precision"). */
+typedef enum leap_precision {
+  LEAP_PRECISION_AUTO = 0, /* bf16 on CUDA, fp32 on the CPU */
+  LEAP_PRECISION_FP32,     /* fp32 everywhere: the mode compared exactly with the CPU */
+  LEAP_PRECISION_BF16,     /* mixed precision: bf16 activations and weight copies, fp32 masters and reductions */
+} leap_precision;
+
 typedef struct leap_train_config {
   int64_t steps;              /* optimizer steps per network trained */
   int64_t batch;              /* samples per optimizer step (across micro-batches) */
@@ -70,6 +77,7 @@ typedef struct leap_train_config {
   int64_t log_every;
   uint64_t seed;
   int threads;
+  leap_precision precision;   /* as written; leap_run_config_act resolves it for a device */
 } leap_train_config;
 
 typedef struct leap_compare_config {
@@ -106,5 +114,8 @@ leap_status leap_run_config_load(leap_run_config *cfg, const char *path, const c
 void leap_run_config_free(leap_run_config *cfg);
 const leap_field_config *leap_run_config_field(const leap_run_config *cfg, const char *name);
 const leap_stage_config *leap_run_config_stage(const leap_run_config *cfg, const char *name);
+/* The activation dtype of cfg's passes on `device` (the run's final device, after --device): train.precision, with
+ * auto bf16 on CUDA and fp32 on the CPU. bf16 on the CPU is LEAP_ERR_CONFIG naming the key. */
+leap_status leap_run_config_act(const leap_run_config *cfg, leap_device device, leap_dtype *act, leap_error *err);
 
 #endif

@@ -6,6 +6,7 @@
 #define LEAP_OP_LIST(X)                 \
   X(MATMUL, matmul)                     \
   X(LINEAR, linear)                     \
+  X(LINEAR_GELU, linear_gelu)           \
   X(ADD, add)                           \
   X(MUL, mul)                           \
   X(SCALE, scale)                       \
@@ -17,6 +18,7 @@
   X(CROSS_ENTROPY, cross_entropy)       \
   X(MSE, mse)                           \
   X(CONV2D, conv2d)                     \
+  X(CONV2D_RELU, conv2d_relu)           \
   X(BATCHNORM, batchnorm)               \
   X(GROUPNORM, groupnorm)               \
   X(MAXPOOL, maxpool)                   \

@@ -14,6 +14,9 @@
 leap_tensor *leap_matmul(leap_ctx *ctx, leap_tensor *a, leap_tensor *b, bool trans_a, bool trans_b);
 /* x (...,IN), weight (OUT,IN), bias (OUT) or NULL -> (...,OUT). */
 leap_tensor *leap_linear(leap_ctx *ctx, leap_tensor *x, leap_tensor *weight, leap_tensor *bias);
+/* gelu(leap_linear(x, weight, bias)) as one op: bit-identical to the two on the CPU and in fp32, the GELU fused
+ * into the product's epilogue in bf16 on CUDA. */
+leap_tensor *leap_linear_gelu(leap_ctx *ctx, leap_tensor *x, leap_tensor *weight, leap_tensor *bias);
 /* a + b, a * b: b has a's shape or a's trailing shape (broadcast over the leading dims). */
 leap_tensor *leap_add(leap_ctx *ctx, leap_tensor *a, leap_tensor *b);
 leap_tensor *leap_mul(leap_ctx *ctx, leap_tensor *a, leap_tensor *b);
@@ -32,6 +35,21 @@ leap_tensor *leap_mse(leap_ctx *ctx, leap_tensor *pred, leap_tensor *target);
 /* x (N,H,W,C), weight (K,R,S,C), bias (K) or NULL -> (N,P,Q,K). */
 leap_tensor *leap_conv2d(leap_ctx *ctx, leap_tensor *x, leap_tensor *weight, leap_tensor *bias, int stride,
                          int padding);
+/* relu(conv2d(x, weight) + bias) as one op (the ReLU fused into the convolution's CUDA epilogue); the same values as
+ * leap_conv2d followed by leap_relu, bit for bit on the CPU. */
+leap_tensor *leap_conv2d_relu(leap_ctx *ctx, leap_tensor *x, leap_tensor *weight, leap_tensor *bias, int stride,
+                              int padding);
+/* Which kernels run conv2d and conv2d_relu on CUDA, for the whole process (train/core/ops/conv2d.c): the
+ * implicit-GEMM tensor-core kernels (the default), the simple reference kernels, or cuDNN (a baseline for
+ * benchmarks and comparisons, only in builds with LEAP_WITH_CUDNN). Set it before a run, not during one. Returns
+ * false, changing nothing, for an engine this build lacks. */
+typedef enum leap_conv2d_engine {
+  LEAP_CONV2D_ENGINE_IMPLICIT_GEMM = 0,
+  LEAP_CONV2D_ENGINE_REFERENCE,
+  LEAP_CONV2D_ENGINE_CUDNN
+} leap_conv2d_engine;
+bool leap_conv2d_set_cuda_engine(leap_conv2d_engine engine);
+leap_conv2d_engine leap_conv2d_cuda_engine(void);
 /* x (...,C); gamma, beta (C); running_mean, running_var (C) buffers, updated in training mode. */
 leap_tensor *leap_batchnorm(leap_ctx *ctx, leap_tensor *x, leap_tensor *gamma, leap_tensor *beta,
                             leap_tensor *running_mean, leap_tensor *running_var, float momentum, float eps);

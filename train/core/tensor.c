@@ -108,6 +108,17 @@ void leap_tensor_destroy(leap_tensor *t) {
   free(t);
 }
 
+void leap_tensor_view_init(leap_tensor *view, leap_device device, leap_dtype dtype, int ndim, const int64_t *shape,
+                           void *data) {
+  LEAP_ASSERT(shape_valid(ndim, shape), "tensor view with an invalid shape (%d dims)", ndim);
+  memset(view, 0, sizeof *view);
+  view->ndim = ndim;
+  memcpy(view->shape, shape, sizeof(int64_t) * (size_t)ndim);
+  view->dtype = dtype;
+  view->device = device;
+  view->data = data;
+}
+
 void leap_tensor_copy(leap_tensor *dst, const leap_tensor *src) {
   LEAP_ASSERT(dst->dtype == src->dtype && leap_tensor_numel(dst) == leap_tensor_numel(src), "copy mismatch");
   leap_device_copy(dst->device, dst->data, src->device, src->data, leap_tensor_bytes(src));

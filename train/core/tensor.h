@@ -48,6 +48,13 @@ leap_tensor *leap_tensor_create(leap_device device, leap_dtype dtype, int ndim, 
                                 bool with_grad, leap_error *err);
 void leap_tensor_destroy(leap_tensor *t);
 
+/* Makes *view a tensor over memory it does not own (rows of a batch already on the device): the given shape,
+ * dtype, device and data, no gradient, not long-lived. The caller places the struct where it lives as long as
+ * its use (a context's meta arena, reset with the step); the data is neither freed by leap_tensor_destroy nor part
+ * of any arena, so it stays with its owner. */
+void leap_tensor_view_init(leap_tensor *view, leap_device device, leap_dtype dtype, int ndim, const int64_t *shape,
+                           void *data);
+
 /* Copies between tensors of the same shape and dtype, on any devices. */
 void leap_tensor_copy(leap_tensor *dst, const leap_tensor *src);
 /* Host views for tests and I/O: copy all elements to/from a host buffer of the tensor's dtype. */

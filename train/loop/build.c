@@ -294,6 +294,7 @@ leap_status leap_chain_build_stage(leap_chain_model *m, const leap_run_config *c
   snprintf(name, sizeof name, "pipeline.%s", s->name);
   snprintf(prefix, sizeof prefix, "%s.", s->name);
   model_start(m, name, device);
+  if (leap_run_config_act(cfg, device, &m->chain.act, err)) return leap_chain_model_free(m), err->status;
   copy_name(m->chain.target, s->output);
   m->chain.loss = s->loss;
   const char *names[LEAP_NET_MAX_INPUTS];
@@ -332,6 +333,7 @@ static leap_status build_composed(leap_chain_model *m, const leap_run_config *cf
 leap_status leap_chain_build_composed(leap_chain_model *m, const leap_run_config *cfg, int64_t interface,
                                       const char *name, leap_device device, leap_error *err) {
   model_start(m, name, device);
+  if (leap_run_config_act(cfg, device, &m->chain.act, err)) return leap_chain_model_free(m), err->status;
   if (cfg->n_stages < 1) return leap_error_set(err, LEAP_ERR_CONFIG, "%s: no stages to compose", cfg->source);
   const leap_stage_config *last = &cfg->stages[cfg->n_stages - 1];
   copy_name(m->chain.target, last->output);
@@ -347,6 +349,7 @@ leap_status leap_chain_build_e2e(leap_chain_model *m, const leap_run_config *cfg
                                  leap_error *err) {
   if (!cfg->e2e_has_network) return leap_chain_build_composed(m, cfg, cfg->e2e_interface, "e2e", device, err);
   model_start(m, "e2e", device);
+  if (leap_run_config_act(cfg, device, &m->chain.act, err)) return leap_chain_model_free(m), err->status;
   if (cfg->n_stages < 1) return leap_error_set(err, LEAP_ERR_CONFIG, "%s: e2e needs the stages' input and output",
                                                cfg->source);
   const leap_stage_config *first = &cfg->stages[0], *last = &cfg->stages[cfg->n_stages - 1];

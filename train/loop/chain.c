@@ -18,14 +18,22 @@ int leap_chain_input_index(const leap_chain *chain, const char *field) {
   return -1;
 }
 
+/* A data input in the pass's activation dtype: f32 data enters a bf16 pass through a cast (nothing is recorded,
+ * data needs no gradient); integer ids and f32 passes take it as it is. */
+static leap_tensor *entering(leap_ctx *ctx, leap_tensor *x) {
+  if (!x || x->dtype != LEAP_F32 || ctx->act == LEAP_F32) return x;
+  return leap_cast(ctx, x, ctx->act);
+}
+
 leap_tensor *leap_chain_forward(const leap_chain *chain, leap_ctx *ctx, leap_tensor *const *xs) {
-  leap_tensor *outs[LEAP_CFG_MAX_STAGES] = {0};
+  leap_tensor *outs[LEAP_CFG_MAX_STAGES] = {0}, *data[LEAP_CHAIN_MAX_INPUTS] = {0};
+  for (int i = 0; i < chain->n_inputs && i < LEAP_CHAIN_MAX_INPUTS; i++) data[i] = entering(ctx, xs[i]);
   for (int k = 0; k < chain->n_nets; k++) {
     const leap_net *net = chain->nets[k];
     leap_tensor *in[LEAP_NET_MAX_INPUTS];
     for (int i = 0; i < net->n_inputs; i++) {
       int src = chain->sources[k][i];
-      in[i] = src >= 0 ? xs[src] : outs[LEAP_CHAIN_FROM_NET(src)];
+      in[i] = src >= 0 ? data[src] : outs[LEAP_CHAIN_FROM_NET(src)];
     }
     if (!(outs[k] = leap_net_forward_inputs(net, ctx, in))) return NULL;
   }
@@ -47,6 +55,7 @@ leap_tensor *leap_chain_loss(const leap_chain *chain, leap_ctx *ctx, leap_tensor
   if (!pred || !target) return NULL;
   target = fit_target(ctx, pred, target, chain->loss);
   if (chain->loss == LEAP_LOSS_CROSS_ENTROPY) return leap_cross_entropy(ctx, pred, target, -1);
+  if (pred->dtype != target->dtype && target->dtype == LEAP_F32) pred = leap_cast(ctx, pred, LEAP_F32);
   return leap_mse(ctx, pred, target);
 }
 
@@ -181,13 +190,14 @@ leap_status leap_chain_predict(leap_runtime *rt, const leap_chain *chain, const 
   leap_ctx_init(&ctx, rt, 0);
   ctx.grad_enabled = false;
   ctx.training = false;
-  leap_status st = LEAP_OK;
+  leap_status st = leap_ctx_set_precision(&ctx, chain->act) ? ctx_error(&ctx, chain, err) : LEAP_OK;
   for (int64_t b = 0; b < n && st == LEAP_OK; b += batch) {
     int64_t e = b + batch < n ? b + batch : n;
     leap_ctx_begin_step(&ctx);
     leap_tensor *xs[LEAP_CHAIN_MAX_INPUTS];
     input_rows(&ctx, chain, inputs, b, e, xs);
     leap_tensor *y = leap_chain_forward(chain, &ctx, xs);
+    if (y && y->dtype == LEAP_BF16) y = leap_cast(&ctx, y, LEAP_F32);
     st = ctx_error(&ctx, chain, err);
     if (st == LEAP_OK) st = store_rows(out, y, b, n, err);
   }

@@ -24,13 +24,17 @@ typedef struct leap_chain {
   char target[LEAP_CFG_NAME];        /* the field the output is compared with */
   leap_loss_kind loss;
   leap_params *params;               /* every parameter of the nets (what the optimizer trains) */
+  leap_dtype act;                    /* the activations of the passes leap_chain_predict makes: LEAP_F32 (zero, the
+                                      * default) or LEAP_BF16 on CUDA (train.precision, leap_run_config_act) */
 } leap_chain;
 
 /* The index of field among the chain's inputs, or -1. */
 int leap_chain_input_index(const leap_chain *chain, const char *field);
-/* xs: one tensor per chain input, in order -> the last net's output. */
+/* xs: one tensor per chain input, in order -> the last net's output. f32 inputs enter a bf16 pass (ctx->act) through
+ * a cast; integer inputs are taken as they are. */
 leap_tensor *leap_chain_forward(const leap_chain *chain, leap_ctx *ctx, leap_tensor *const *xs);
-/* The chain's loss on one batch: MSE against f32 targets or cross-entropy against i32 targets. */
+/* The chain's loss on one batch: MSE against f32 targets (in fp32: a bf16 prediction is cast up, so that the targets
+ * keep their precision) or cross-entropy against i32 targets. */
 leap_tensor *leap_chain_loss(const leap_chain *chain, leap_ctx *ctx, leap_tensor *const *xs, leap_tensor *target);
 
 /* A whole array on the host (a field read from a file, or a chain's predictions). */
@@ -45,8 +49,8 @@ void leap_host_array_free(leap_host_array *a);
 /* Reads every sample of a field of a group, prepared as the config says (normalised images, NHWC). */
 leap_status leap_read_field(const leap_run_config *cfg, const char *group, const char *field, leap_host_array *out,
                             leap_error *err);
-/* Runs the chain in no-grad eval mode over inputs (chain->n_inputs arrays of the same N, in the chain's input
- * order) in batches of `batch`, returning its outputs (N, ...). */
+/* Runs the chain in no-grad eval mode, in chain->act, over inputs (chain->n_inputs arrays of the same N, in the
+ * chain's input order) in batches of `batch`, returning its outputs (N, ...) as f32. */
 leap_status leap_chain_predict(leap_runtime *rt, const leap_chain *chain, const leap_host_array *inputs,
                                int64_t batch, leap_host_array *out, leap_error *err);
 

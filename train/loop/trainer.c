@@ -2,17 +2,21 @@
  * scaled by their share of the batch (so the accumulated gradient is the whole batch's mean, whatever the split),
  * a guard that drops the step when the loss or the gradient is not finite, then clipping and the optimizer at the
  * scheduled learning rate. Evaluation runs every eval_every steps and at the end on val samples held in memory.
+ * The passes run in train.precision (bf16 mixed precision on CUDA by default).
  *
- * The step allocates nothing once warm: batches come from the loader's own buffers, activations from the context's
- * arenas (reset each micro-batch), the tape is reused, and gradients and optimizer state
- * are made once. */
+ * The step allocates nothing once warm: batches come from the loader's own buffers (pinned on CUDA) through the
+ * feeder (feeder.h), which copies batch i+1 to the device on its own stream while step i computes and hands out
+ * each micro-batch as a view of the device batch; activations come from the context's arenas (reset each
+ * micro-batch), the tape is reused, and gradients and optimizer state are made once. */
 #include "train/loop/trainer.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "train/core/host_memory.h"
 #include "train/loop/build.h"
+#include "train/loop/feeder.h"
 #include "train/loop/loop_internal.h"
 #include "train/loop/progress.h"
 
@@ -26,7 +30,9 @@ typedef struct trainer {
   const leap_chain *chain;
   const leap_train_options *o;
   leap_train_result *res;
+  leap_runtime *rt;
   leap_loader *loader;
+  leap_feeder *feeder;
   int n_in; /* the chain's input fields are loader fields 0..n_in-1; the target is n_in */
   leap_optimizer opt;
   bool opt_ready;
@@ -62,7 +68,22 @@ static leap_status open_train_loader(trainer *t, bool drop_last, leap_error *err
   lc.fraction = t->o->fraction > 0 ? t->o->fraction : 1.0;
   if (cfg->data.prefetch > 0) lc.prefetch = cfg->data.prefetch;
   if (cfg->data.loader_threads > 0) lc.threads = cfg->data.loader_threads;
+  /* The feeder copies from the loader's buffers asynchronously: pinned on CUDA, and two of them held at once. */
+  lc.held_batches = leap_feeder_held_batches(t->rt);
+  lc.host_alloc = leap_host_alloc_pinned;
+  lc.host_free = leap_host_free_pinned;
+  lc.host_ctx = t->rt;
   return leap_loader_open(&t->loader, &lc, err);
+}
+
+static leap_status loader_source(void *loader, leap_batch *batch, leap_error *err) {
+  return leap_loader_next(loader, batch, err);
+}
+
+static leap_status setup_feeder(trainer *t, leap_error *err) {
+  leap_feeder_config fc = {.next = loader_source, .source = t->loader, .n_fields = t->n_in + 1,
+                           .max_rows = t->cfg->train.batch, .parts = t->cfg->train.micro_batches};
+  return leap_feeder_create(&t->feeder, t->rt, &fc, err);
 }
 
 /* The training loader drops each epoch's incomplete last batch, so that every step has the same size; a training
@@ -120,13 +141,19 @@ static leap_status open_metrics(trainer *t, leap_error *err) {
 
 static leap_status setup(trainer *t, leap_runtime *rt, leap_error *err) {
   const leap_train_config *tc = &t->cfg->train;
-  if (check_options(t, err) || setup_loader(t, err) || setup_val(t, err)) return err->status;
+  t->rt = rt;
+  leap_dtype act;
+  if (check_options(t, err) || leap_run_config_act(t->cfg, rt->device, &act, err) || setup_loader(t, err) ||
+      setup_feeder(t, err) || setup_val(t, err))
+    return err->status;
   if (leap_optimizer_create(&t->opt, t->chain->params, &tc->optimizer, err)) return err->status;
   t->opt_ready = true;
   t->sched = tc->schedule;
   t->sched.total_steps = t->o->steps;
   leap_ctx_init(&t->ctx, rt, tc->seed);
   t->ctx_ready = true;
+  if (leap_ctx_set_precision(&t->ctx, act))
+    return leap_error_set(err, t->ctx.err.status, "%s: %s", t->chain->name, t->ctx.err.message);
   t->micro = tc->micro_batches;
   t->eval_batch = (tc->batch + t->micro - 1) / t->micro;
   t->curve_stride = (t->o->steps + LEAP_TRAIN_MAX_CURVE - 1) / LEAP_TRAIN_MAX_CURVE;
@@ -138,6 +165,8 @@ static leap_status setup(trainer *t, leap_runtime *rt, leap_error *err) {
 }
 
 static void teardown(trainer *t) {
+  /* The feeder first: a copy in flight may still read the loader's buffers. */
+  leap_feeder_destroy(t->feeder);
   if (t->loader) leap_loader_close(t->loader);
   if (t->opt_ready) leap_optimizer_destroy(&t->opt);
   if (t->ctx_ready) leap_ctx_free(&t->ctx);
@@ -146,20 +175,10 @@ static void teardown(trainer *t) {
   if (t->metrics) fclose(t->metrics);
 }
 
-static leap_host_array batch_field(const leap_batch *b, int i) {
-  leap_host_array view = {b->dtype[i], b->ndim[i], {0}, b->field[i]};
-  memcpy(view.shape, b->shape[i], sizeof view.shape);
-  return view;
-}
-
-/* Rows [lo, hi) of the chain's inputs and of its target, as context tensors. */
-static void batch_rows(trainer *t, const leap_batch *b, int64_t lo, int64_t hi, leap_tensor **xs, leap_tensor **y) {
-  for (int i = 0; i < t->n_in; i++) {
-    leap_host_array view = batch_field(b, i);
-    xs[i] = leap_host_array_rows(&t->ctx, &view, lo, hi);
-  }
-  leap_host_array target = batch_field(b, t->n_in);
-  *y = leap_host_array_rows(&t->ctx, &target, lo, hi);
+/* Micro-batch m's chain inputs and target: views of the batch on the step's device. */
+static void batch_rows(trainer *t, int64_t m, leap_tensor **xs, leap_tensor **y) {
+  for (int i = 0; i < t->n_in; i++) xs[i] = leap_feeder_rows(t->feeder, &t->ctx, i, m);
+  *y = leap_feeder_rows(t->feeder, &t->ctx, t->n_in, m);
 }
 
 static leap_status ctx_failure(trainer *t, int64_t step, leap_error *err) {
@@ -171,14 +190,15 @@ static leap_status ctx_failure(trainer *t, int64_t step, leap_error *err) {
  * micro-batch's loss or the accumulated gradient is not finite (the gradients are then garbage, not applied). */
 static leap_status accumulate(trainer *t, const leap_batch *b, int64_t step, double *loss, bool *finite,
                               leap_error *err) {
-  int64_t n = b->n, m_count = t->micro < n ? t->micro : n;
+  int64_t n = b->n, m_count = leap_feeder_parts(t->feeder);
   double sum = 0.0;
   *finite = false;
   for (int64_t m = 0; m < m_count; m++) {
-    int64_t lo = n * m / m_count, hi = n * (m + 1) / m_count;
+    int64_t lo, hi;
+    leap_feeder_part_rows(t->feeder, m, &lo, &hi);
     leap_ctx_begin_step(&t->ctx);
     leap_tensor *xs[LEAP_CHAIN_MAX_INPUTS], *y;
-    batch_rows(t, b, lo, hi, xs, &y);
+    batch_rows(t, m, xs, &y);
     leap_tensor *l = leap_chain_loss(t->chain, &t->ctx, xs, y);
     if (!leap_ctx_ok(&t->ctx)) return ctx_failure(t, step, err);
     float share = (float)(hi - lo) / (float)n, value;
@@ -278,13 +298,13 @@ static leap_status evaluate(trainer *t, int64_t step, double *val_loss, leap_err
 /* One optimizer step (1-based `step`); *stop is set when early stopping triggers. */
 static leap_status train_step(trainer *t, int64_t step, bool *stop, leap_error *err) {
   const leap_train_config *tc = &t->cfg->train;
-  leap_batch b;
+  const leap_batch *b;
   double loss;
   bool finite;
-  if (leap_loader_next(t->loader, &b, err) || accumulate(t, &b, step, &loss, &finite, err)) return err->status;
+  if (leap_feeder_next(t->feeder, &b, err) || accumulate(t, b, step, &loss, &finite, err)) return err->status;
   float lr = leap_schedule_lr(&t->sched, step - 1);
-  t->res->samples_seen += b.n;
-  t->log_samples += b.n;
+  t->res->samples_seen += b->n;
+  t->log_samples += b->n;
   if (!finite) {
     if (skip_step(t, step, loss, err)) return err->status;
   } else {
@@ -295,7 +315,7 @@ static leap_status train_step(trainer *t, int64_t step, bool *stop, leap_error *
   }
   bool last = step == t->o->steps;
   if (step % t->curve_stride == 0 || last) curve_add(t, step);
-  if (!t->o->quiet) leap_progress_update(&t->progress, step, loss, lr, (double)b.n);
+  if (!t->o->quiet) leap_progress_update(&t->progress, step, loss, lr, (double)b->n);
   double val_loss = NAN;
   bool eval = last || (tc->eval_every > 0 && step % tc->eval_every == 0);
   if (eval && evaluate(t, step, &val_loss, err)) return err->status;

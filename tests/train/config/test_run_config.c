@@ -98,7 +98,7 @@ static void test_robot(void) {
                        cfg.train.schedule.kind == LEAP_SCHEDULE_WARMUP_COSINE &&
                        cfg.train.schedule.warmup_steps == 100 && cfg.compare.finetune_steps == cfg.train.steps / 4 &&
                        cfg.compare.finetune_lr == cfg.train.schedule.base_lr &&
-                       cfg.compare.n_fractions == 1 && cfg.device == LEAP_CPU && !strcmp(cfg.out_dir, "runs/robot") &&
+                       cfg.compare.n_fractions == 2 && cfg.compare.fractions[0] == 0.25 && cfg.device == LEAP_CPU && !strcmp(cfg.out_dir, "runs/robot") &&
                        !strcmp(cfg.data.generate_task, "robot") && cfg.data.generate_n == 20000,
                    "robot: e2e, train, compare, output");
   check_net("robot perceive", &p->network, 3, (int64_t[]){64, 64, 3}, false, 4, 2);

@@ -23,6 +23,7 @@ typedef struct op_case {
 static leap_tensor *run_matmul(leap_ctx *c, leap_tensor **in) { return leap_matmul(c, in[0], in[1], false, true); }
 static leap_tensor *run_matmul_ta(leap_ctx *c, leap_tensor **in) { return leap_matmul(c, in[0], in[1], true, false); }
 static leap_tensor *run_linear(leap_ctx *c, leap_tensor **in) { return leap_linear(c, in[0], in[1], in[2]); }
+static leap_tensor *run_linear_gelu(leap_ctx *c, leap_tensor **in) { return leap_linear_gelu(c, in[0], in[1], in[2]); }
 static leap_tensor *run_add(leap_ctx *c, leap_tensor **in) { return leap_add(c, in[0], in[1]); }
 static leap_tensor *run_mul(leap_ctx *c, leap_tensor **in) { return leap_mul(c, in[0], in[1]); }
 static leap_tensor *run_scale(leap_ctx *c, leap_tensor **in) { return leap_scale(c, in[0], -1.7f); }
@@ -35,6 +36,7 @@ static leap_tensor *run_ce(leap_ctx *c, leap_tensor **in) { return leap_cross_en
 static leap_tensor *run_mse(leap_ctx *c, leap_tensor **in) { return leap_mse(c, in[0], in[1]); }
 static leap_tensor *run_conv(leap_ctx *c, leap_tensor **in) { return leap_conv2d(c, in[0], in[1], in[2], 2, 1); }
 static leap_tensor *run_conv1(leap_ctx *c, leap_tensor **in) { return leap_conv2d(c, in[0], in[1], in[2], 1, 0); }
+static leap_tensor *run_conv_relu(leap_ctx *c, leap_tensor **in) { return leap_conv2d_relu(c, in[0], in[1], in[2], 1, 1); }
 static leap_tensor *run_bn(leap_ctx *c, leap_tensor **in) {
   int64_t C = in[1]->shape[0];
   leap_tensor *mean = leap_ctx_tensor(c, LEAP_F32, 1, &C, true), *var = leap_ctx_tensor(c, LEAP_F32, 1, &C, true);
@@ -59,6 +61,7 @@ static const op_case g_cases[] = {
     {"matmul a x b^T (batched, broadcast b)", 2, {3, 2}, {{2, 3, 5}, {4, 5}}, {0}, 0, run_matmul},
     {"matmul a^T x b (batched)", 2, {3, 3}, {{2, 5, 3}, {2, 5, 4}}, {0}, 0, run_matmul_ta},
     {"linear", 3, {3, 2, 1}, {{2, 3, 7}, {5, 7}, {5}}, {0}, 0, run_linear},
+    {"linear_gelu", 3, {3, 2, 1}, {{2, 3, 7}, {5, 7}, {5}}, {0}, 0, run_linear_gelu},
     {"add broadcast", 2, {3, 1}, {{3, 2, 5}, {5}}, {0}, 0, run_add},
     {"mul same shape", 2, {2, 2}, {{3, 7}, {3, 7}}, {0}, 0, run_mul},
     {"scale", 1, {2}, {{3, 5}}, {0}, 0, run_scale},
@@ -71,6 +74,7 @@ static const op_case g_cases[] = {
     {"mse", 2, {2, 2}, {{3, 5}, {3, 5}}, {0}, 0, run_mse},
     {"conv2d 3x3 stride 2 pad 1", 3, {4, 4, 1}, {{2, 7, 6, 3}, {4, 3, 3, 3}, {4}}, {0}, 0, run_conv},
     {"conv2d 1x1", 3, {4, 4, 1}, {{2, 3, 5, 4}, {3, 1, 1, 4}, {3}}, {0}, 0, run_conv1},
+    {"conv2d_relu 3x3 pad 1", 3, {4, 4, 1}, {{2, 5, 4, 3}, {4, 3, 3, 3}, {4}}, {0}, 0, run_conv_relu},
     {"batchnorm (training)", 3, {4, 1, 1}, {{3, 2, 3, 5}, {5}, {5}}, {0}, 0, run_bn},
     {"groupnorm", 3, {4, 1, 1}, {{2, 3, 2, 6}, {6}, {6}}, {0}, 0, run_gn},
     {"maxpool 3 stride 2 pad 1", 1, {4}, {{2, 7, 5, 3}}, {0}, 0, run_maxpool},

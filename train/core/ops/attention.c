@@ -1,11 +1,21 @@
 /* attention: the fused multi-head attention op, over separate q, k, v or one fused qkv projection. The kernel
- * reads strided rows, so neither form copies or transposes anything. */
+ * reads strided rows, so neither form copies or transposes anything.
+ *
+ * On CUDA the op runs the flash kernels (leap_attention_*_cuda). leap_attention_use_reference(true) switches it,
+ * for the whole process, to the reference CUDA kernels (leap_attention_*_ref_cuda): the simple warp-per-row path
+ * that the flash kernels are validated against, so that a test (or a user chasing a numerical doubt) can train the
+ * same model both ways. It is a process-wide setting read when each call is made; flip it only between steps. */
 #include <math.h>
 
 #include "kernels/attention/attention.h"
 #include "kernels/common/kernel_common.h"
 #include "train/core/op_support.h"
 #include "train/core/ops.h"
+
+/* The one switch of this file (see the file comment): written only by leap_attention_use_reference. */
+static bool g_use_reference = false;
+
+void leap_attention_use_reference(bool on) { g_use_reference = on; }
 
 typedef struct attention_attrs {
   leap_attention_shape shape;
@@ -55,7 +65,8 @@ static leap_tensor *run(leap_ctx *ctx, leap_tensor *const *inputs, int n_inputs,
   LEAP__ON_DEVICE(ctx,
                   leap_attention_forward_cpu(out->data, leap_f32(lse), q, k, v, len, s,
                                              leap__workspace(ctx, leap_attention_workspace_floats(s, leap_kernels_threads()))),
-                  leap_attention_forward_cuda(out->data, leap_f32(lse), q, k, v, len, s, dtype, leap__stream(ctx)));
+                  (g_use_reference ? leap_attention_forward_ref_cuda : leap_attention_forward_cuda)(
+                      out->data, leap_f32(lse), q, k, v, len, s, dtype, leap__stream(ctx)));
   leap_tape_record *rec = leap__record(ctx, LEAP_OP_ATTENTION, out, n_inputs, inputs);
   if (rec) {
     rec->saved[0] = lse;
@@ -121,7 +132,9 @@ void leap__backward_attention(leap_ctx *ctx, const leap_tape_record *rec) {
   LEAP__ON_DEVICE(ctx,
                   leap_attention_backward_cpu(dq, dk, dv, leap__dout(rec), q, k, v, rec->output->data, lse, key_len, s,
                                               leap__workspace(ctx, leap_attention_workspace_floats(s, leap_kernels_threads()))),
-                  leap_attention_backward_cuda(dq, dk, dv, leap__dout(rec), q, k, v, rec->output->data, lse, key_len,
-                                               s, leap__workspace(ctx, leap_attention_workspace_floats_cuda(s)), dtype,
-                                               leap__stream(ctx)));
+                  (g_use_reference ? leap_attention_backward_ref_cuda : leap_attention_backward_cuda)(
+                      dq, dk, dv, leap__dout(rec), q, k, v, rec->output->data, lse, key_len, s,
+                      leap__workspace(ctx, g_use_reference ? leap_attention_workspace_floats_ref_cuda(s)
+                                                           : leap_attention_workspace_floats_cuda(s)),
+                      dtype, leap__stream(ctx)));
 }
