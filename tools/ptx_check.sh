@@ -28,7 +28,7 @@ fi
 # One line per (kernel, pattern): the number of matching PTX lines in that kernel's body.
 awk -v kre="$kernels" -v pats="$(printf '%s\n' "$@")" '
   BEGIN { np = split(pats, pat, "\n"); if (pat[np] == "") np-- }
-  /^\.(visible )?\.entry / { name = $0; sub(/^\.(visible )?\.entry +/, "", name); sub(/\(.*/, "", name)
+  /^(\.visible )?\.entry / { name = $0; sub(/^(\.visible )?\.entry +/, "", name); sub(/\(.*/, "", name)
                              cur = (name ~ kre) ? name : ""; if (cur != "") order[++nk] = cur; next }
   cur != "" { for (i = 1; i <= np; i++) if ($0 ~ pat[i]) count[cur, i]++ }
   END {

@@ -138,10 +138,10 @@ __device__ __forceinline__ void dkv_load_query_tile(const leap__attn_bwd_args &a
   constexpr int BQ = LEAP_ATTN_DKV_BQ;
   const leap_attention_shape &s = a.s;
   const int64_t q0 = qt * BQ, bh = b * s.H + h;
-  leap__attn_load_tile<D, BQ, THREADS_DKV>(Qs, static_cast<const __nv_bfloat16 *>(a.q) + (b * s.Tq + q0) * s.ldq + h * D,
-                                           s.ldq, s.Tq - q0);
-  leap__attn_load_tile<D, BQ, THREADS_DKV>(Gs, static_cast<const __nv_bfloat16 *>(a.dout) + (b * s.Tq + q0) * s.ldo + h * D,
-                                           s.ldo, s.Tq - q0);
+  const __nv_bfloat16 *q = static_cast<const __nv_bfloat16 *>(a.q) + (b * s.Tq + q0) * s.ldq + h * D;
+  const __nv_bfloat16 *g = static_cast<const __nv_bfloat16 *>(a.dout) + (b * s.Tq + q0) * s.ldo + h * D;
+  leap__attn_load_tile<D, BQ, THREADS_DKV>(Qs, q, s.ldq, s.Tq - q0);
+  leap__attn_load_tile<D, BQ, THREADS_DKV>(Gs, g, s.ldo, s.Tq - q0);
   static_assert(BQ <= THREADS_DKV, "one thread per row of lse and D_i");
   if (threadIdx.x < BQ) {
     const int64_t i = q0 + threadIdx.x;
@@ -168,10 +168,10 @@ __global__ void __launch_bounds__(THREADS_DKV) attn_dkv_kernel(leap__attn_bwd_ar
   __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem_raw), *Vs = Ks + BK * D, *Qs = Vs + BK * D;
   __nv_bfloat16 *Gs = Qs + 2 * BQ * D;
   float *Ls = reinterpret_cast<float *>(Gs + 2 * BQ * D), *Ds = Ls + 2 * BQ;
-  leap__attn_load_tile<D, BK, THREADS_DKV>(Ks, static_cast<const __nv_bfloat16 *>(a.k) + (b * s.Tk + j0) * s.ldk + h * D,
-                                           s.ldk, klim - j0);
-  leap__attn_load_tile<D, BK, THREADS_DKV>(Vs, static_cast<const __nv_bfloat16 *>(a.v) + (b * s.Tk + j0) * s.ldv + h * D,
-                                           s.ldv, klim - j0);
+  const __nv_bfloat16 *kp = static_cast<const __nv_bfloat16 *>(a.k) + (b * s.Tk + j0) * s.ldk + h * D;
+  const __nv_bfloat16 *vp = static_cast<const __nv_bfloat16 *>(a.v) + (b * s.Tk + j0) * s.ldv + h * D;
+  leap__attn_load_tile<D, BK, THREADS_DKV>(Ks, kp, s.ldk, klim - j0);
+  leap__attn_load_tile<D, BK, THREADS_DKV>(Vs, vp, s.ldv, klim - j0);
   dkv_load_query_tile<D>(a, Qs, Gs, Ls, Ds, b, h, first);
   leap__attn_cp_commit();
 
@@ -245,10 +245,10 @@ __global__ void __launch_bounds__(THREADS_DQ) attn_dq_kernel(leap__attn_bwd_args
   __nv_bfloat16 *Vs = Ks + 2 * BK * D;
   const __nv_bfloat16 *kp = static_cast<const __nv_bfloat16 *>(a.k) + b * s.Tk * s.ldk + h * D;
   const __nv_bfloat16 *vp = static_cast<const __nv_bfloat16 *>(a.v) + b * s.Tk * s.ldv + h * D;
-  leap__attn_load_tile<D, BQ, THREADS_DQ>(Qs, static_cast<const __nv_bfloat16 *>(a.q) + (b * s.Tq + i0) * s.ldq + h * D,
-                                          s.ldq, s.Tq - i0);
-  leap__attn_load_tile<D, BQ, THREADS_DQ>(Gs, static_cast<const __nv_bfloat16 *>(a.dout) + (b * s.Tq + i0) * s.ldo + h * D,
-                                          s.ldo, s.Tq - i0);
+  const __nv_bfloat16 *qp = static_cast<const __nv_bfloat16 *>(a.q) + (b * s.Tq + i0) * s.ldq + h * D;
+  const __nv_bfloat16 *gp = static_cast<const __nv_bfloat16 *>(a.dout) + (b * s.Tq + i0) * s.ldo + h * D;
+  leap__attn_load_tile<D, BQ, THREADS_DQ>(Qs, qp, s.ldq, s.Tq - i0);
+  leap__attn_load_tile<D, BQ, THREADS_DQ>(Gs, gp, s.ldo, s.Tq - i0);
   leap__attn_load_tile<D, BK, THREADS_DQ>(Ks, kp, s.ldk, nkeys);
   leap__attn_load_tile<D, BK, THREADS_DQ>(Vs, vp, s.ldv, nkeys);
   leap__attn_cp_commit();

@@ -52,7 +52,8 @@ bool mma_fits(const leap_attention_shape *s, leap_dtype act, const void *const *
 void check_shape(const leap_attention_shape *s) {
   const int64_t rows = s->B * s->H * (s->Tq > s->Tk ? s->Tq : s->Tk);
   if (s->D < 1 || s->D > LEAP_ATTN_MAX_D || rows / LEAP_ATTN_DKV_BQ >= INT_MAX) {
-    fprintf(stderr, "leap: fatal at %s:%d: attention shape B=%lld H=%lld T=%lld/%lld D=%lld outside the kernels' range\n",
+    fprintf(stderr,
+            "leap: fatal at %s:%d: attention shape B=%lld H=%lld T=%lld/%lld D=%lld outside the kernels' range\n",
             __FILE__, __LINE__, (long long)s->B, (long long)s->H, (long long)s->Tq, (long long)s->Tk, (long long)s->D);
     abort();
   }

@@ -125,8 +125,8 @@ cudnnBackendDescriptor_t matmul(builder *b, cudnnBackendDescriptor_t a, cudnnBac
 
 /* y = mode(x[, in1[, in2]]) computed in `prec`; axis >= 0 for GEN_INDEX. */
 cudnnBackendDescriptor_t pointwise(builder *b, cudnnPointwiseMode_t mode, cudnnDataType_t prec, int64_t axis,
-                                   cudnnBackendDescriptor_t x, cudnnBackendDescriptor_t in1, cudnnBackendDescriptor_t in2,
-                                   cudnnBackendDescriptor_t y) {
+                                   cudnnBackendDescriptor_t x, cudnnBackendDescriptor_t in1,
+                                   cudnnBackendDescriptor_t in2, cudnnBackendDescriptor_t y) {
   cudnnBackendDescriptor_t desc = make(b, CUDNN_BACKEND_POINTWISE_DESCRIPTOR, "pointwise");
   set(b, desc, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode, "pointwise mode");
   set(b, desc, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &prec, "pointwise precision");
@@ -253,7 +253,8 @@ LEAP_EXTERN_C_BEGIN
 
 leap_attention_cudnn *leap_attention_cudnn_create(const leap_attention_shape *s, bool backward, char *msg,
                                                   size_t msg_size) {
-  if (backward) return unsupported(NULL, msg, msg_size, "the backward graph is not built by leap yet", CUDNN_STATUS_SUCCESS);
+  if (backward)
+    return unsupported(NULL, msg, msg_size, "the backward graph is not built by leap yet", CUDNN_STATUS_SUCCESS);
   if (s->causal && s->Tq != s->Tk)
     return unsupported(NULL, msg, msg_size, "a causal mask with Tq != Tk (bottom-right aligned) is not built",
                        CUDNN_STATUS_SUCCESS);

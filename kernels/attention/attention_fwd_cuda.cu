@@ -25,12 +25,12 @@
  * D / 8 n-tiles x 4 fp32 per lane; Q is D / 16 k-steps x 4 registers. A lane holds rows g and g + 8 (g = lane / 4)
  * of its warp's 16, so row maxima and sums reduce over the 4 lanes of a quad.
  *
- * On sm_90a the same kernel computes S and O with wgmma instead (scores_wgmma and output_wgmma below, attention_wgmma.cuh): one
- * warpgroup (the block's 4 warps) issues m64n64k16 for S = Q K^T with Q and K read from shared memory through
- * descriptors, and m64nDk16 for O += P V with P from registers (the same fragments) and V through a transposed
- * descriptor. Tiles, copies, masks and softmax are shared with the mma.sync path; only the products differ, and
- * sm_80 (and the compute_90 PTX) keep mma.sync. The loads stay cp.async issued by every thread: no tensor memory
- * accelerator and no warp specialisation yet (docs/attention-kernels.md). */
+ * On sm_90a the same kernel computes S and O with wgmma instead (scores_wgmma and output_wgmma below, and
+ * attention_wgmma.cuh): one warpgroup (the block's 4 warps) issues m64n64k16 for S = Q K^T with Q and K read from
+ * shared memory through descriptors, and m64nDk16 for O += P V with P from registers (the same fragments) and V
+ * through a transposed descriptor. Tiles, copies, masks and softmax are shared with the mma.sync path; only the
+ * products differ, and sm_80 (and the compute_90 PTX) keep mma.sync. The loads stay cp.async issued by every
+ * thread: no tensor memory accelerator and no warp specialisation yet (docs/attention-kernels.md). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -132,8 +132,9 @@ __device__ __forceinline__ void scores_mma(float (&sc)[BK / LEAP_ATTN_MMA_N][4],
 
 /* O += P V for this warp's rows, P from the score accumulators, V from the tile Vs (keys x D). */
 template <int D>
-__device__ __forceinline__ void output_mma(float (&o)[D / LEAP_ATTN_MMA_N][4], const float (&sc)[BK / LEAP_ATTN_MMA_N][4],
-                                           const __nv_bfloat16 *Vs, int lane) {
+__device__ __forceinline__ void output_mma(float (&o)[D / LEAP_ATTN_MMA_N][4],
+                                           const float (&sc)[BK / LEAP_ATTN_MMA_N][4], const __nv_bfloat16 *Vs,
+                                           int lane) {
 #pragma unroll
   for (int kk = 0; kk < BK / LEAP_ATTN_MMA_K; kk++) {
     uint32_t pa[4];
@@ -170,7 +171,8 @@ __device__ __forceinline__ void write_output(const leap__attn_fwd_args &a, __nv_
   for (int dt = 0; dt < D / 8; dt++)
 #pragma unroll
     for (int rr = 0; rr < 2; rr++) {
-      const int row = warp * LEAP_ATTN_WARP_ROWS + leap__attn_c_row(lane, 2 * rr), col = dt * 8 + leap__attn_c_col(lane, 0);
+      const int row = warp * LEAP_ATTN_WARP_ROWS + leap__attn_c_row(lane, 2 * rr);
+      const int col = dt * 8 + leap__attn_c_col(lane, 0);
       *reinterpret_cast<uint32_t *>(Qs + leap__attn_swizzle(row, col, BQ)) =
           leap__attn_pack(o[dt][2 * rr] * inv[rr], o[dt][2 * rr + 1] * inv[rr]);
     }
@@ -210,8 +212,8 @@ __device__ __forceinline__ void scores_wgmma(float (&sc)[BK / LEAP_ATTN_MMA_N][4
 
 /* O += P V as one warpgroup: BK / 16 wgmma with P from registers and V (keys x D) through an MN-major descriptor. */
 template <int D>
-__device__ __forceinline__ void output_wgmma(float (&o)[D / LEAP_ATTN_MMA_N][4], const float (&sc)[BK / LEAP_ATTN_MMA_N][4],
-                                             const __nv_bfloat16 *Vs) {
+__device__ __forceinline__ void output_wgmma(float (&o)[D / LEAP_ATTN_MMA_N][4],
+                                             const float (&sc)[BK / LEAP_ATTN_MMA_N][4], const __nv_bfloat16 *Vs) {
   static_assert(D == 64 || D == 128, "wgmma N is the head size");
   uint32_t pa[BK / LEAP_ATTN_MMA_K][4];
 #pragma unroll
@@ -329,7 +331,8 @@ __global__ void __launch_bounds__(THREADS) attn_fwd_kernel(leap__attn_fwd_args a
 template <int D, bool WG>
 void launch(const leap__attn_fwd_args &a, cudaStream_t stream) {
   const size_t bytes = smem_bytes<D>();
-  LEAP_CUDA_CHECK(cudaFuncSetAttribute(attn_fwd_kernel<D, WG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+  LEAP_CUDA_CHECK(
+      cudaFuncSetAttribute(attn_fwd_kernel<D, WG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
   const int64_t blocks = a.s.B * a.s.H * leap__attn_query_tiles(a.s.Tq, BQ);
   attn_fwd_kernel<D, WG><<<(unsigned)blocks, THREADS, bytes, stream>>>(a);
   LEAP_CUDA_LAUNCH_CHECK();

@@ -72,8 +72,10 @@ LEAP_ATTN_STATIC_ASSERT(LEAP_ATTN_DQ_BQ % LEAP_ATTN_WARP_ROWS == 0, "dQ query ti
 LEAP_ATTN_STATIC_ASSERT(LEAP_ATTN_DQ_BK % (2 * LEAP_ATTN_MMA_N) == 0, "dQ key tile: whole pairs of n-tiles");
 LEAP_ATTN_STATIC_ASSERT(LEAP_ATTN_DKV_BK % LEAP_ATTN_WARP_ROWS == 0, "dK/dV key tile: whole warps");
 LEAP_ATTN_STATIC_ASSERT(LEAP_ATTN_DKV_BQ % LEAP_ATTN_MMA_K == 0, "dK/dV query tile: whole k-steps of P^T dO");
-LEAP_ATTN_STATIC_ASSERT(LEAP_ATTN_FWD_BQ % LEAP_ATTN_SWIZZLE_ROWS == 0 && LEAP_ATTN_FWD_BK % LEAP_ATTN_SWIZZLE_ROWS == 0 &&
-                            LEAP_ATTN_DQ_BK % LEAP_ATTN_SWIZZLE_ROWS == 0 && LEAP_ATTN_DKV_BQ % LEAP_ATTN_SWIZZLE_ROWS == 0,
+LEAP_ATTN_STATIC_ASSERT(LEAP_ATTN_FWD_BQ % LEAP_ATTN_SWIZZLE_ROWS == 0 &&
+                            LEAP_ATTN_FWD_BK % LEAP_ATTN_SWIZZLE_ROWS == 0 &&
+                            LEAP_ATTN_DQ_BK % LEAP_ATTN_SWIZZLE_ROWS == 0 &&
+                            LEAP_ATTN_DKV_BQ % LEAP_ATTN_SWIZZLE_ROWS == 0,
                         "every shared tile holds whole swizzle periods");
 LEAP_ATTN_STATIC_ASSERT(LEAP_ATTN_WARP % LEAP_ATTN_GEN_TPR == 0, "generic kernels: a row's threads share a warp");
 LEAP_ATTN_STATIC_ASSERT(LEAP_ATTN_GEN_TPR == 4, "generic kernels: the row reduction is two butterfly steps");
@@ -85,10 +87,16 @@ static inline LEAP_ATTN_HD int leap__attn_group(int lane) { return lane >> 2; }
 static inline LEAP_ATTN_HD int leap__attn_quad(int lane) { return lane & 3; }
 
 /* Element e (0..7; register e / 2, half e % 2) of lane's A fragment. */
-static inline LEAP_ATTN_HD int leap__attn_a_row(int lane, int e) { return leap__attn_group(lane) + 8 * ((e >> 1) & 1); }
-static inline LEAP_ATTN_HD int leap__attn_a_col(int lane, int e) { return 2 * leap__attn_quad(lane) + (e & 1) + 8 * (e >> 2); }
+static inline LEAP_ATTN_HD int leap__attn_a_row(int lane, int e) {
+  return leap__attn_group(lane) + 8 * ((e >> 1) & 1);
+}
+static inline LEAP_ATTN_HD int leap__attn_a_col(int lane, int e) {
+  return 2 * leap__attn_quad(lane) + (e & 1) + 8 * (e >> 2);
+}
 /* Element e (0..3; register e / 2) of lane's B fragment: its k (row of B) and n (column of B). */
-static inline LEAP_ATTN_HD int leap__attn_b_k(int lane, int e) { return 2 * leap__attn_quad(lane) + (e & 1) + 8 * (e >> 1); }
+static inline LEAP_ATTN_HD int leap__attn_b_k(int lane, int e) {
+  return 2 * leap__attn_quad(lane) + (e & 1) + 8 * (e >> 1);
+}
 static inline LEAP_ATTN_HD int leap__attn_b_n(int lane, int e) { return leap__attn_group(lane); }
 /* Element e (0..3) of lane's C/D fragment. */
 static inline LEAP_ATTN_HD int leap__attn_c_row(int lane, int e) { return leap__attn_group(lane) + 8 * (e >> 1); }

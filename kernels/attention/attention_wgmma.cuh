@@ -53,7 +53,9 @@ __device__ __forceinline__ void leap__attn_wgmma_commit() { LEAP_ATTN_SM90A_ASM(
 __device__ __forceinline__ void leap__attn_wgmma_wait() { LEAP_ATTN_SM90A_ASM("wgmma.wait_group.sync.aligned 0;\n"); }
 /* Makes this thread's writes to shared memory (cp.async copies included) visible to the async proxy that wgmma
  * reads through; followed by a barrier, the whole tile is. */
-__device__ __forceinline__ void leap__attn_fence_async_shared() { LEAP_ATTN_SM90A_ASM("fence.proxy.async.shared::cta;\n"); }
+__device__ __forceinline__ void leap__attn_fence_async_shared() {
+  LEAP_ATTN_SM90A_ASM("fence.proxy.async.shared::cta;\n");
+}
 
 /* d (64 x 64, fp32) += A B, A = 64 x 16 and B = 16 x 64 bf16 both in shared memory, K-major (no transpose). */
 __device__ __forceinline__ void leap__attn_wgmma_ss_n64(float (&d)[8][4], uint64_t desc_a, uint64_t desc_b) {
@@ -61,7 +63,8 @@ __device__ __forceinline__ void leap__attn_wgmma_ss_n64(float (&d)[8][4], uint64
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
       "%32, %33, p, 1, 1, 0, 0;\n}\n"
       : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
         "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
@@ -79,12 +82,14 @@ __device__ __forceinline__ void leap__attn_wgmma_ss_n64(float (&d)[8][4], uint64
 
 /* d (64 x 64, fp32) += A B, A = 64 x 16 bf16 in registers (each warp's 16 rows as an mma.sync A fragment) and
  * B = 16 x 64 bf16 in shared memory, MN-major (transposed: tnspB = 1). */
-__device__ __forceinline__ void leap__attn_wgmma_rs_n64(float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc_b) {
+__device__ __forceinline__ void leap__attn_wgmma_rs_n64(float (&d)[8][4], const uint32_t (&a)[4],
+                                                        uint64_t desc_b) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
       "{%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
       : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
         "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
@@ -102,12 +107,16 @@ __device__ __forceinline__ void leap__attn_wgmma_rs_n64(float (&d)[8][4], const 
 
 /* d (64 x 128, fp32) += A B, A = 64 x 16 bf16 in registers (each warp's 16 rows as an mma.sync A fragment) and
  * B = 16 x 128 bf16 in shared memory, MN-major (transposed: tnspB = 1). */
-__device__ __forceinline__ void leap__attn_wgmma_rs_n128(float (&d)[16][4], const uint32_t (&a)[4], uint64_t desc_b) {
+__device__ __forceinline__ void leap__attn_wgmma_rs_n128(float (&d)[16][4], const uint32_t (&a)[4],
+                                                         uint64_t desc_b) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
       "{%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
       : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
         "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),

@@ -11,3 +11,17 @@ function(leap_ptx_check name)
 endfunction()
 
 set(LEAP_MMA_BF16 "mma\\.sync\\.aligned\\.m16n8k16\\.row\\.col\\.f32\\.bf16\\.bf16\\.f32")
+
+# Issue 6: the flash attention kernels (docs/attention-kernels.md). sm_80: mma.sync with ldmatrix (plain and
+# transposed) from cp.async-filled shared tiles in the forward, dQ and dK/dV kernels; sm_90a: wgmma in the forward.
+set(LEAP_LDMATRIX "ldmatrix\\.sync\\.aligned\\.m8n8\\.x4\\.shared\\.b16")
+set(LEAP_LDMATRIX_T "ldmatrix\\.sync\\.aligned\\.m8n8\\.x4\\.trans\\.shared\\.b16")
+set(LEAP_CP_ASYNC "cp\\.async\\.cg\\.shared\\.global")
+leap_ptx_check(attention_fwd_sm80 SOURCE kernels/attention/attention_fwd_cuda.cu ARCH sm_80
+               KERNELS "attn_fwd_kernelILi(64|128)ELb0E" REQUIRE ${LEAP_MMA_BF16} ${LEAP_LDMATRIX} ${LEAP_LDMATRIX_T} ${LEAP_CP_ASYNC})
+leap_ptx_check(attention_bwd_sm80 SOURCE kernels/attention/attention_bwd_cuda.cu ARCH sm_80
+               KERNELS "attn_(dq|dkv)_kernelILi(64|128)E" REQUIRE ${LEAP_MMA_BF16} ${LEAP_LDMATRIX} ${LEAP_LDMATRIX_T} ${LEAP_CP_ASYNC})
+leap_ptx_check(attention_fwd_sm90a SOURCE kernels/attention/attention_fwd_cuda.cu ARCH sm_90a
+               KERNELS "attn_fwd_kernelILi(64|128)ELb1E" REQUIRE "wgmma\\.mma_async\\.sync\\.aligned\\.m64n64k16\\.f32\\.bf16\\.bf16")
+leap_ptx_check(attention_fwd_d128_sm90a SOURCE kernels/attention/attention_fwd_cuda.cu ARCH sm_90a
+               KERNELS "attn_fwd_kernelILi128ELb1E" REQUIRE "wgmma\\.mma_async\\.sync\\.aligned\\.m64n128k16\\.f32\\.bf16\\.bf16")

@@ -57,13 +57,14 @@ static bool selected(const char *only, const char *id) {
   return false;
 }
 
-/* Times one workload and prints its row: 0 when it ran, -1 when an optional one is not in this build, 1 on error. */
+/* Times one workload and prints its row: 0 when it ran, -1 when an optional one is unavailable (not in this build,
+ * or cuDNN refused the shape), 1 on error. */
 static int run_one(const leap_bench_workload *w, leap_runtime *rt, const char *device_name, bool json,
                    double min_seconds) {
   void *state = w->setup(rt);
   if (!state) {
     if (w->optional) {
-      if (!json) printf("%-20s %-44s %10s\n", w->id, w->name, "(not in this build)");
+      if (!json) printf("%-20s %-44s %10s\n", w->id, w->name, "(unavailable)");
       return -1;
     }
     fprintf(stderr, "leap: bench: %s could not be set up\n", w->id);

@@ -15,6 +15,7 @@
 #ifdef LEAP_WITH_CUDA
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "kernels/activation/activation.h"
@@ -52,6 +53,10 @@ typedef struct kbench_state {
   leap_attention_shape attn;
   leap_conv2d_shape conv;
   int64_t step;
+#ifdef LEAP_WITH_CUDNN
+  leap_attention_cudnn *attn_dnn;
+  leap_conv2d_cudnn *conv_dnn;
+#endif
 } kbench_state;
 
 /* A device buffer of n elements of dtype, uniform random in [lo, hi). */
@@ -112,6 +117,19 @@ static void attention_setup(kbench_state *s) {
                               s->stream);
 }
 
+/* The cuDNN plan of an attention row; false (with the reason on stderr) when cuDNN refuses the shape. */
+static bool attention_cudnn_setup(kbench_state *s) {
+#ifdef LEAP_WITH_CUDNN
+  char msg[256] = "";
+  s->attn_dnn = leap_attention_cudnn_create(&s->attn, s->spec.kind == KB_ATTN_BWD, msg, sizeof msg);
+  if (!s->attn_dnn) fprintf(stderr, "leap: bench: cuDNN attention unavailable: %s\n", msg);
+  return s->attn_dnn != NULL;
+#else
+  (void)s;
+  return false;
+#endif
+}
+
 static void conv_setup(kbench_state *s) {
   const kbench_spec *p = &s->spec;
   int64_t N = p->a, HW = p->b, C = p->c, K = p->d, R = p->kernel;
@@ -128,6 +146,8 @@ static void conv_setup(kbench_state *s) {
   s->buf[7] = zeros_device(sizeof(float) * leap_conv2d_workspace_floats_cuda(&s->conv));
 }
 
+static void kbench_teardown(void *p);
+
 static void *kbench_setup(leap_runtime *rt, kbench_spec spec) {
 #ifndef LEAP_WITH_CUDNN
   if (spec.cudnn) return NULL;
@@ -135,10 +155,15 @@ static void *kbench_setup(leap_runtime *rt, kbench_spec spec) {
   kbench_state *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   s->rt = rt, s->stream = rt->cuda->stream, s->spec = spec;
+  bool ok = true;
   if (spec.kind <= KB_ADD) memory_setup(s);
-  else if (spec.kind <= KB_ATTN_BWD) attention_setup(s);
+  else if (spec.kind <= KB_ATTN_BWD) attention_setup(s), ok = !spec.cudnn || attention_cudnn_setup(s);
   else conv_setup(s);
+#ifdef LEAP_WITH_CUDNN
+  if (spec.cudnn && spec.kind >= KB_CONV_FWD) ok = (s->conv_dnn = leap_conv2d_cudnn_create()) != NULL;
+#endif
   leap_runtime_sync(rt);
+  if (!ok) kbench_teardown(s), s = NULL;
   return s;
 }
 
@@ -160,6 +185,16 @@ static void attention_run(kbench_state *s) {
   void **b = s->buf;
   size_t bytes = 2 * (size_t)(s->attn.B * s->attn.Tq * s->attn.H * s->attn.D);
   char *dqkv = b[6];
+#ifdef LEAP_WITH_CUDNN
+  if (s->attn_dnn) {
+    if (s->spec.kind == KB_ATTN_FWD)
+      leap_attention_cudnn_forward(s->attn_dnn, b[3], b[4], b[0], b[1], b[2], s->stream);
+    else
+      leap_attention_cudnn_backward(s->attn_dnn, dqkv, dqkv + bytes, dqkv + 2 * bytes, b[5], b[0], b[1], b[2], b[3],
+                                    b[4], s->stream);
+    return;
+  }
+#endif
   if (s->spec.kind == KB_ATTN_FWD)
     leap_attention_forward_cuda(b[3], b[4], b[0], b[1], b[2], NULL, &s->attn, LEAP_BF16, s->stream);
   else
@@ -169,6 +204,19 @@ static void attention_run(kbench_state *s) {
 
 static void conv_run(kbench_state *s) {
   void **b = s->buf;
+#ifdef LEAP_WITH_CUDNN
+  if (s->conv_dnn) {
+    if (s->spec.kind == KB_CONV_FWD)
+      leap_conv2d_forward_cudnn(s->conv_dnn, b[3], b[0], b[1], b[2], NULL, false, &s->conv, LEAP_BF16, s->stream);
+    else if (s->spec.kind == KB_CONV_BWD_DATA)
+      leap_conv2d_backward_cudnn(s->conv_dnn, b[5], NULL, NULL, b[4], b[0], b[1], b[2], &s->conv, LEAP_BF16,
+                                 s->stream);
+    else
+      leap_conv2d_backward_cudnn(s->conv_dnn, NULL, b[6], NULL, b[4], b[0], b[1], b[2], &s->conv, LEAP_BF16,
+                                 s->stream);
+    return;
+  }
+#endif
   switch (s->spec.kind) {
     case KB_CONV_FWD:
       leap_conv2d_forward_cuda(b[3], b[0], b[1], b[2], NULL, &s->conv, LEAP_BF16, s->stream);
@@ -191,6 +239,11 @@ static void kbench_run(void *p) {
 
 static void kbench_teardown(void *p) {
   kbench_state *s = p;
+  leap_runtime_sync(s->rt);
+#ifdef LEAP_WITH_CUDNN
+  if (s->attn_dnn) leap_attention_cudnn_destroy(s->attn_dnn);
+  if (s->conv_dnn) leap_conv2d_cudnn_destroy(s->conv_dnn);
+#endif
   for (int i = 0; i < KBENCH_MAX_BUFFERS; i++)
     if (s->buf[i]) leap_device_free(LEAP_CUDA, s->buf[i]);
   free(s);

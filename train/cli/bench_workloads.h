@@ -17,7 +17,7 @@ typedef struct leap_bench_workload {
   void *(*setup)(leap_runtime *rt);
   void (*run)(void *state);
   void (*teardown)(void *state);
-  bool optional; /* setup may return NULL because this build lacks it (the cuDNN baselines): skipped, not an error */
+  bool optional; /* setup may return NULL (a cuDNN baseline not in this build, or refusing the shape): skipped */
 } leap_bench_workload;
 
 /* Terminated by an entry with id NULL: the model and op workloads (bench_workloads.c), then the kernel-level CUDA

@@ -78,5 +78,8 @@ leap_tensor *leap_attention(leap_ctx *ctx, leap_tensor *q, leap_tensor *k, leap_
                             int heads, bool causal);
 /* The same from one fused projection qkv (B,T,3*H*D) laid out [q | k | v] per token: no copies. */
 leap_tensor *leap_attention_qkv(leap_ctx *ctx, leap_tensor *qkv, leap_tensor *key_len, int heads, bool causal);
+/* On CUDA, true switches every later attention op to the simple reference kernels (leap_attention_*_ref_cuda)
+ * instead of the flash kernels: for tests that compare the two. Process-wide; the CPU path ignores it. */
+void leap_attention_use_reference(bool on);
 
 #endif

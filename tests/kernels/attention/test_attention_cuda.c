@@ -10,8 +10,9 @@
  * multiple of 8 sends bf16 D = 64 to the generic kernels), and gradients wanted only in part (NULL pointers).
  *
  * References. The CPU (leap_attention_*_cpu, on the same bf16-rounded inputs) wherever it is quick enough: B*H = 1
- * (T = 4096 included) and every case with B*H*Tq*Tk up to 2^20; the reference CUDA kernels (leap_attention_*_ref_cuda) for
- * the large B*H cases, where the CPU would take minutes. Backward takes the reference forward's out and lse.
+ * (T = 4096 included) and every case with B*H*Tq*Tk up to 2^20; the reference CUDA kernels
+ * (leap_attention_*_ref_cuda) for the large B*H cases, where the CPU would take minutes. Backward takes the
+ * reference forward's out and lse.
  *
  * Checks. Outputs and workspace are poisoned (NaN) before every run, the padding between out's rows must stay
  * NaN, every call runs twice and must give the same bits. Gradients start from g0 = rms(G) * U(-1, 1), G the
@@ -293,7 +294,8 @@ int main(void) {
   }
   const leap_dtype acts[2] = {LEAP_F32, LEAP_BF16};
   for (int a = 0; a < 2; a++)
-    for (size_t i = 0; i < sizeof HAND_CASES / sizeof *HAND_CASES; i++) check_case(&HAND_CASES[i], acts[a], 300 + 10 * i);
+    for (size_t i = 0; i < sizeof HAND_CASES / sizeof *HAND_CASES; i++)
+      check_case(&HAND_CASES[i], acts[a], 300 + 10 * i);
   check_table();
   TC_CHECK(cudaStreamDestroy(g_stream));
   return leap_test_finish();

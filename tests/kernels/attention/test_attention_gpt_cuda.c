@@ -13,11 +13,8 @@
 #include "models/gpt.h"
 #include "tests/common/leap_test.h"
 #include "train/core/device_memory.h"
+#include "train/core/ops.h"
 #include "train/core/optimizer.h"
-
-/* train/core/ops/attention.c: the op layer's switch to the reference CUDA kernels (declared here until
- * train/core/ops.h carries it). */
-void leap_attention_use_reference(bool on);
 
 #define STEPS 30
 #define BATCH 8
@@ -44,7 +41,8 @@ static void train(int heads, bool reference, float *losses) {
     leap_ctx_begin_step(&ctx);
     leap_reverse_task_batch(&task, BATCH, 5, (uint64_t)step, x, y);
     int64_t shape[2] = {BATCH, T};
-    leap_tensor *tx = leap_ctx_tensor(&ctx, LEAP_I32, 2, shape, false), *ty = leap_ctx_tensor(&ctx, LEAP_I32, 2, shape, false);
+    leap_tensor *tx = leap_ctx_tensor(&ctx, LEAP_I32, 2, shape, false);
+    leap_tensor *ty = leap_ctx_tensor(&ctx, LEAP_I32, 2, shape, false);
     leap_tensor_from_host(tx, x);
     leap_tensor_from_host(ty, y);
     leap_tensor *loss = leap_gpt_loss(&gpt, &ctx, tx, ty);

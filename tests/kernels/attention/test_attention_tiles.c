@@ -517,7 +517,8 @@ static void check_swizzle(int rows, int D) {
   /* leap__attn_load_tile: thread c copies chunk c % (D/8) of row c / (D/8); 8 consecutive threads form a phase. */
   for (int c = 0; c < rows * D / 8; c += 8) {
     int seen_groups = 0;
-    for (int t = c; t < c + 8; t++) seen_groups |= 1 << bank_group(leap__attn_swizzle(t / (D / 8), t % (D / 8) * 8, rows));
+    for (int t = c; t < c + 8; t++)
+      seen_groups |= 1 << bank_group(leap__attn_swizzle(t / (D / 8), t % (D / 8) * 8, rows));
     bad_cp += seen_groups != 0xff;
   }
   LEAP_TEST_ASSERT(bad_map == 0, "swizzle %dx%d: %d offsets not a bijection of contiguous chunks", rows, D, bad_map);
