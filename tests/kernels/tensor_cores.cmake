@@ -25,3 +25,14 @@ leap_ptx_check(attention_fwd_sm90a SOURCE kernels/attention/attention_fwd_cuda.c
                KERNELS "attn_fwd_kernelILi(64|128)ELb1E" REQUIRE "wgmma\\.mma_async\\.sync\\.aligned\\.m64n64k16\\.f32\\.bf16\\.bf16")
 leap_ptx_check(attention_fwd_d128_sm90a SOURCE kernels/attention/attention_fwd_cuda.cu ARCH sm_90a
                KERNELS "attn_fwd_kernelILi128ELb1E" REQUIRE "wgmma\\.mma_async\\.sync\\.aligned\\.m64n128k16\\.f32\\.bf16\\.bf16")
+
+# Issue 7: the implicit-GEMM convolution kernels (docs/conv-kernels.md), sm_80: pass 0 forward, 1 backward-data,
+# 2 backward-filter; the bf16 fast paths (cp.async-fed shared tiles, Lb1E) and every bf16 variant's mma.sync.
+leap_ptx_check(conv_fwd_sm80 SOURCE kernels/conv2d/conv2d_cuda.cu ARCH sm_80
+               KERNELS "conv_igemm_kernelILi0E13__nv_bfloat16S0_Lb1E" REQUIRE ${LEAP_MMA_BF16} ${LEAP_LDMATRIX} ${LEAP_CP_ASYNC})
+leap_ptx_check(conv_dgrad_sm80 SOURCE kernels/conv2d/conv2d_cuda.cu ARCH sm_80
+               KERNELS "conv_igemm_kernelILi1E13__nv_bfloat16S0_Lb1E" REQUIRE ${LEAP_MMA_BF16} ${LEAP_LDMATRIX} ${LEAP_LDMATRIX_T} ${LEAP_CP_ASYNC})
+leap_ptx_check(conv_wgrad_sm80 SOURCE kernels/conv2d/conv2d_cuda.cu ARCH sm_80
+               KERNELS "conv_igemm_kernelILi2E13__nv_bfloat16S0_Lb1E" REQUIRE ${LEAP_MMA_BF16} ${LEAP_LDMATRIX_T} ${LEAP_CP_ASYNC})
+leap_ptx_check(conv_all_bf16_sm80 SOURCE kernels/conv2d/conv2d_cuda.cu ARCH sm_80
+               KERNELS "conv_igemm_kernelILi[012]E13__nv_bfloat16" REQUIRE ${LEAP_MMA_BF16})
