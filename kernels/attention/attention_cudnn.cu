@@ -18,15 +18,7 @@
 
 #include "kernels/attention/attention.h"
 #include "kernels/common/cuda_common.cuh"
-
-#define LEAP_CUDNN_CHECK(call)                                                                                    \
-  do {                                                                                                            \
-    cudnnStatus_t leap_s_ = (call);                                                                               \
-    if (leap_s_ != CUDNN_STATUS_SUCCESS) {                                                                        \
-      fprintf(stderr, "leap: fatal at %s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudnnGetErrorString(leap_s_)); \
-      abort();                                                                                                    \
-    }                                                                                                             \
-  } while (0)
+#include "kernels/common/cudnn_common.cuh"
 
 namespace {
 

@@ -15,17 +15,9 @@
 #include <string.h>
 
 #include "kernels/common/cuda_common.cuh"
+#include "kernels/common/cudnn_common.cuh"
 #include "kernels/conv2d/conv2d.h"
 #include "kernels/conv2d/conv2d_reduce.cuh"
-
-#define LEAP_CUDNN_CHECK(call)                                                                                 \
-  do {                                                                                                         \
-    cudnnStatus_t leap_s_ = (call);                                                                            \
-    if (leap_s_ != CUDNN_STATUS_SUCCESS) {                                                                     \
-      fprintf(stderr, "leap: fatal at %s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudnnGetErrorString(leap_s_)); \
-      abort();                                                                                                 \
-    }                                                                                                          \
-  } while (0)
 
 /* Plans a context keeps (the oldest is replaced beyond that), and algorithms asked of each cudnnFind*. */
 #define CUDNN_PLANS 32
