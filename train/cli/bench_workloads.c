@@ -117,6 +117,17 @@ static void *convnet_setup(leap_runtime *rt, int64_t batch) {
 static void *w2_setup(leap_runtime *rt) { return convnet_setup(rt, 64); }
 static void *g5_setup(leap_runtime *rt) { return convnet_setup(rt, 256); }
 
+/* G5 with cuDNN's convolutions in place of leap's (the op layer's engine switch), for the same-run comparison. */
+static void *g5_cudnn_setup(leap_runtime *rt) {
+  if (!leap_conv2d_set_cuda_engine(LEAP_CONV2D_ENGINE_CUDNN)) return NULL;
+  return convnet_setup(rt, 256);
+}
+
+static void g5_cudnn_teardown(void *p) {
+  model_teardown(p);
+  leap_conv2d_set_cuda_engine(LEAP_CONV2D_ENGINE_IMPLICIT_GEMM);
+}
+
 static void w2_run(void *p) {
   model_state *s = p;
   leap_ctx_begin_step(&s->ctx);
@@ -251,6 +262,10 @@ void leap__bench_w6_teardown(void *state);
 /* FLOPs: attention forward 4*B*H*T^2*D (half when causal), backward 2.5x; conv forward 2*N*K*C*R*S*H*W, backward 2x. */
 #define ATTN_FWD(B, T, H, D, causal) (4.0 * (B) * (H) * (double)(T) * (T) * (D) * ((causal) ? 0.5 : 1.0))
 #define CONV_FWD(N, HW, C, K, R) (2.0 * (N) * (K) * (C) * (R) * (R) * (double)(HW) * (HW))
+/* G4's model FLOPs per step, as llm.c counts them: tokens x (6 x parameters + 12 x layers x channels x context),
+ * with GPT-2 124M's 124,475,904 parameters (vocab padded to 50304). Over 989 TFLOP/s (H100/H200 dense bf16) this is
+ * the model FLOPs utilisation. */
+#define G4_FLOPS (16.0 * 1024 * (6.0 * 124475904 + 12.0 * 12 * 768 * 1024))
 #define BOTH (LEAP_BENCH_CPU | LEAP_BENCH_CUDA)
 #define GPU LEAP_BENCH_CUDA
 
@@ -285,8 +300,10 @@ const leap_bench_workload leap_bench_workloads[] = {
      op_run, op_teardown, false},
     {GPU, "G3e", "conv fwd+bwd N128 56x56 64->256 1x1", "iters/s", 1, 3.0 * CONV_FWD(128, 56, 64, 256, 1), g3e_setup,
      op_run, op_teardown, false},
-    {GPU, "G4", "GPT-2 124M training step (B16 T1024)", "tokens/s", 16 * 1024, 0, g4_setup, w1_run, model_teardown,
-     false},
+    {GPU, "G4", "GPT-2 124M training step (B16 T1024)", "tokens/s", 16 * 1024, G4_FLOPS, g4_setup, w1_run,
+     model_teardown, false},
     {GPU, "G5", "conv net training step (B256 64x64x3)", "images/s", 256, 0, g5_setup, w2_run, model_teardown, false},
+    {GPU, "G5-cudnn", "G5 with cuDNN convolutions", "images/s", 256, 0, g5_cudnn_setup, w2_run, g5_cudnn_teardown,
+     true},
     {0, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, false},
 };
