@@ -122,19 +122,22 @@ void leap_attention_backward_ref_cuda(void *dq,             /* (B,Tq,H,D) act, r
 #ifdef LEAP_WITH_CUDNN
 /* cuDNN's fused attention (scaled dot-product attention through the cuDNN backend graph API), the BASELINE that
  * `leap bench` measures the flash kernels against; never the engine's path. bf16 q, k, v, out (and gradients) in
- * leap's layout (the strides of the shape, given to cuDNN as (B,H,T,D) strides), fp32 lse; no key_len. A plan is
- * built once per shape by leap_attention_cudnn_create (NULL, with the reason in msg, when cuDNN rejects the shape:
- * never an abort), then run any number of times on any stream with device pointers. The workspace it needs is
- * allocated by create, outside the timed runs. */
+ * leap's layout (the strides of the shape, given to cuDNN as (B,H,T,D) strides; dq, dk, dv take those of q, k, v
+ * and dout that of out), fp32 lse in leap's convention (which is cuDNN's Stats: natural-log, (B,H,Tq)); no key_len,
+ * causal only with Tq == Tk. A plan is built once per shape and direction by leap_attention_cudnn_create (the
+ * forward graph, or the backward one when backward is true; NULL, with the reason in msg, when cuDNN or this code
+ * rejects the shape: never an abort), then run any number of times on any stream with device pointers. The
+ * workspace it needs is allocated by create, outside the timed runs. Running a plan in the other direction aborts. */
 typedef struct leap_attention_cudnn leap_attention_cudnn;
 
 leap_attention_cudnn *leap_attention_cudnn_create(const leap_attention_shape *s, bool backward, char *msg,
                                                   size_t msg_size);
-/* out = attention(q, k, v) and lse (B,H,Tq) fp32, as leap_attention_forward_cuda in bf16. */
+/* out = attention(q, k, v) and lse (B,H,Tq) fp32, as leap_attention_forward_cuda in bf16; only for a plan created
+ * with backward = false. */
 void leap_attention_cudnn_forward(leap_attention_cudnn *a, void *out, float *lse, const void *q, const void *k,
                                   const void *v, leap_cuda_stream stream);
 /* dq, dk, dv (WRITTEN, not accumulated: cuDNN's semantics) from dout, q, k, v, out, lse; only for a plan created
- * with backward = true. */
+ * with backward = true. Deterministic: the same bits from run to run. */
 void leap_attention_cudnn_backward(leap_attention_cudnn *a, void *dq, void *dk, void *dv, const void *dout,
                                    const void *q, const void *k, const void *v, const void *out, const float *lse,
                                    leap_cuda_stream stream);

@@ -1,5 +1,5 @@
-/* cuDNN's check macro, for the baselines (kernels/<op>/*_cudnn.cu): a failed cuDNN call is the fatal tier of
- * errors, like a failed CUDA call (train/core/error.h), and aborts with file:line and cuDNN's own message. */
+/* cuDNN's check macro, for the baselines (the kernels/<op>/<op>_cudnn.cu files): a failed cuDNN call is the fatal
+ * tier of errors, like a failed CUDA call (train/core/error.h), and aborts with file:line and cuDNN's message. */
 #ifndef LEAP_KERNELS_COMMON_CUDNN_COMMON_CUH
 #define LEAP_KERNELS_COMMON_CUDNN_COMMON_CUH
 
