@@ -310,14 +310,14 @@ void launch(const leap__attn_bwd_args &a, cudaStream_t stream) {
     LEAP_CUDA_CHECK(cudaFuncSetAttribute(attn_dkv_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
     const int64_t blocks = s.B * s.H * ((s.Tk + LEAP_ATTN_DKV_BK - 1) / LEAP_ATTN_DKV_BK);
     if (blocks == 0) return; /* no keys, so nothing for dk, dv or dq */
-    attn_dkv_kernel<D><<<(unsigned)blocks, THREADS_DKV, bytes, stream>>>(a);
+    LEAP_LAUNCH((unsigned)blocks, THREADS_DKV, bytes, stream, attn_dkv_kernel<D>)(a);
     LEAP_CUDA_LAUNCH_CHECK();
   }
   if (a.dq) {
     const size_t bytes = dq_smem_bytes<D>();
     LEAP_CUDA_CHECK(cudaFuncSetAttribute(attn_dq_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
     const int64_t blocks = s.B * s.H * leap__attn_query_tiles(s.Tq, LEAP_ATTN_DQ_BQ);
-    attn_dq_kernel<D><<<(unsigned)blocks, THREADS_DQ, bytes, stream>>>(a);
+    LEAP_LAUNCH((unsigned)blocks, THREADS_DQ, bytes, stream, attn_dq_kernel<D>)(a);
     LEAP_CUDA_LAUNCH_CHECK();
   }
 }
@@ -329,7 +329,7 @@ void leap__attn_row_dot(const leap__attn_bwd_args &a, leap_dtype act, cudaStream
   const int64_t rows = s.B * s.H * s.Tq;
   const unsigned blocks = (unsigned)((rows + ROW_DOT_WARPS - 1) / ROW_DOT_WARPS);
   LEAP_DISPATCH_ACT(act, T, {
-    attn_row_dot_kernel<T><<<blocks, ROW_DOT_WARPS * LEAP_ATTN_WARP, 0, stream>>>(
+    LEAP_LAUNCH(blocks, ROW_DOT_WARPS * LEAP_ATTN_WARP, 0, stream, attn_row_dot_kernel<T>)(
         a.Dvec, static_cast<const T *>(a.dout), static_cast<const T *>(a.out), s);
     LEAP_CUDA_LAUNCH_CHECK();
   });

@@ -62,53 +62,89 @@ __device__ __forceinline__ int64_t leap__attn_klim(const leap_attention_shape &s
 /* ---- PTX wrappers --------------------------------------------------------------------------------------------- */
 
 __device__ __forceinline__ uint32_t leap__attn_smem(const void *p) {
+#ifdef LEAP_CUDA_EMU
+  /* The emulated wrappers below take the generic pointer itself; this only checks that it is shared memory. */
+  ::leap_emu::check_shared(p, "shared-memory address");
+  return (uint32_t)reinterpret_cast<uintptr_t>(p);
+#else
   return (uint32_t)__cvta_generic_to_shared(p);
+#endif
 }
 
 /* 16 bytes global -> shared without a trip through registers; zero-filled when !valid (src is then not read, but
  * must still be a valid address: callers pass the tensor's first row). */
 __device__ __forceinline__ void leap__attn_cp16(void *smem, const void *gmem, bool valid) {
+#ifdef LEAP_CUDA_EMU
+  ::leap_emu::cp_async(smem, gmem, 16, valid ? 16 : 0);
+#else
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(leap__attn_smem(smem)), "l"(gmem),
                "r"(valid ? 16 : 0)
                : "memory");
+#endif
 }
 
 /* 4 bytes global -> shared (the per-row lse and D_i of the dK/dV kernel), zero-filled when !valid. */
 __device__ __forceinline__ void leap__attn_cp4(void *smem, const void *gmem, bool valid) {
+#ifdef LEAP_CUDA_EMU
+  ::leap_emu::cp_async(smem, gmem, 4, valid ? 4 : 0);
+#else
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(leap__attn_smem(smem)), "l"(gmem),
                "r"(valid ? 4 : 0)
                : "memory");
+#endif
 }
 
-__device__ __forceinline__ void leap__attn_cp_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void leap__attn_cp_commit() {
+#ifdef LEAP_CUDA_EMU
+  ::leap_emu::cp_async_commit();
+#else
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
 
 /* Waits until at most N of this thread's committed copy groups are still in flight. */
 template <int N>
 __device__ __forceinline__ void leap__attn_cp_wait() {
+#ifdef LEAP_CUDA_EMU
+  ::leap_emu::cp_async_wait(N);
+#else
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
 }
 
 /* ldmatrix.x4: four 8x8 bf16 matrices, lane 8m + r giving the address of row r of matrix m (attention_tiles.h). */
 __device__ __forceinline__ void leap__attn_ldsm(uint32_t (&r)[4], const void *smem) {
+#ifdef LEAP_CUDA_EMU
+  ::leap_emu::ldmatrix_x4(r, smem, false);
+#else
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(leap__attn_smem(smem))
                : "memory");
+#endif
 }
 
 __device__ __forceinline__ void leap__attn_ldsm_trans(uint32_t (&r)[4], const void *smem) {
+#ifdef LEAP_CUDA_EMU
+  ::leap_emu::ldmatrix_x4(r, smem, true);
+#else
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(leap__attn_smem(smem))
                : "memory");
+#endif
 }
 
 /* c += a * b for one 16x8x16 bf16 tile with fp32 accumulation. */
 __device__ __forceinline__ void leap__attn_mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+#ifdef LEAP_CUDA_EMU
+  ::leap_emu::mma_bf16_16816(c, a, b0, b1);
+#else
   asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
       "{%0, %1, %2, %3};\n"
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
 }
 
 /* Two floats as one register of two bf16, lo in the low half (the lower column of a fragment). */

@@ -334,7 +334,7 @@ void launch(const leap__attn_fwd_args &a, cudaStream_t stream) {
   LEAP_CUDA_CHECK(
       cudaFuncSetAttribute(attn_fwd_kernel<D, WG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
   const int64_t blocks = a.s.B * a.s.H * leap__attn_query_tiles(a.s.Tq, BQ);
-  attn_fwd_kernel<D, WG><<<(unsigned)blocks, THREADS, bytes, stream>>>(a);
+  LEAP_LAUNCH((unsigned)blocks, THREADS, bytes, stream, attn_fwd_kernel<D, WG>)(a);
   LEAP_CUDA_LAUNCH_CHECK();
 }
 

@@ -259,7 +259,7 @@ void forward(const leap__attn_fwd_args &a, cudaStream_t stream) {
   LEAP_CUDA_CHECK(
       cudaFuncSetAttribute(attn_fwd_generic_kernel<T, NC>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
   const int64_t blocks = a.s.B * a.s.H * leap__attn_query_tiles(a.s.Tq, BQ);
-  attn_fwd_generic_kernel<T, NC><<<(unsigned)blocks, THREADS, bytes, stream>>>(a);
+  LEAP_LAUNCH((unsigned)blocks, THREADS, bytes, stream, attn_fwd_generic_kernel<T, NC>)(a);
   LEAP_CUDA_LAUNCH_CHECK();
 }
 
@@ -272,7 +272,7 @@ void backward(const leap__attn_bwd_args &a, cudaStream_t stream) {
                                          (int)bytes));
     const int64_t blocks = s.B * s.H * ((s.Tk + BQ - 1) / BQ);
     if (blocks == 0) return; /* no keys, so nothing for dk, dv or dq */
-    attn_dkv_generic_kernel<T, NC><<<(unsigned)blocks, THREADS, bytes, stream>>>(a);
+    LEAP_LAUNCH((unsigned)blocks, THREADS, bytes, stream, attn_dkv_generic_kernel<T, NC>)(a);
     LEAP_CUDA_LAUNCH_CHECK();
   }
   if (a.dq) {
@@ -280,7 +280,7 @@ void backward(const leap__attn_bwd_args &a, cudaStream_t stream) {
     LEAP_CUDA_CHECK(
         cudaFuncSetAttribute(attn_dq_generic_kernel<T, NC>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
     const int64_t blocks = s.B * s.H * leap__attn_query_tiles(s.Tq, BQ);
-    attn_dq_generic_kernel<T, NC><<<(unsigned)blocks, THREADS, bytes, stream>>>(a);
+    LEAP_LAUNCH((unsigned)blocks, THREADS, bytes, stream, attn_dq_generic_kernel<T, NC>)(a);
     LEAP_CUDA_LAUNCH_CHECK();
   }
 }

@@ -29,6 +29,16 @@
     }                                                                                                              \
   } while (0)
 
+/* A kernel launch: LEAP_LAUNCH(grid, block, smem, stream, kernel)(args...) is kernel<<<grid, block, smem,
+ * stream>>>(args...). The kernel comes last so that a template-id's commas need no parentheses. Under
+ * LEAP_CUDA_EMU (tests/emu/) it runs the kernel on the CPU emulator instead, synchronously. */
+#ifdef LEAP_CUDA_EMU
+#define LEAP_LAUNCH(grid, block, smem, stream, ...) \
+  (static_cast<void>(stream), ::leap_emu::make_launcher(__VA_ARGS__, grid, block, smem))
+#else
+#define LEAP_LAUNCH(grid, block, smem, stream, ...) __VA_ARGS__<<<grid, block, smem, stream>>>
+#endif
+
 /* After every launch: catches a bad launch configuration at the line that made it. */
 #define LEAP_CUDA_LAUNCH_CHECK() LEAP_CUDA_CHECK(cudaGetLastError())
 

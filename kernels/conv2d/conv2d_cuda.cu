@@ -358,12 +358,12 @@ static void launch(const conv_params &p, int32_t splits, cudaStream_t stream) {
   dim3 grid((unsigned)(((int64_t)p.M + LEAP_CONV_BM - 1) / LEAP_CONV_BM), (unsigned)tiles_n, (unsigned)splits);
   if constexpr (std::is_same<E, TB>::value) {
     if (leap_conv_vector_ok(&p.g, PASS, conv_stage<E>::CH) && aligned16(p.a) && aligned16(p.b)) {
-      conv_igemm_kernel<PASS, E, TB, true><<<grid, LEAP_CONV_THREADS, 0, stream>>>(p);
+      LEAP_LAUNCH(grid, LEAP_CONV_THREADS, 0, stream, conv_igemm_kernel<PASS, E, TB, true>)(p);
       LEAP_CUDA_LAUNCH_CHECK();
       return;
     }
   }
-  conv_igemm_kernel<PASS, E, TB, false><<<grid, LEAP_CONV_THREADS, 0, stream>>>(p);
+  LEAP_LAUNCH(grid, LEAP_CONV_THREADS, 0, stream, conv_igemm_kernel<PASS, E, TB, false>)(p);
   LEAP_CUDA_LAUNCH_CHECK();
 }
 
@@ -461,7 +461,7 @@ void leap_conv2d_relu_mask_cuda(void *masked, const void *dout, const void *out,
   int64_t blocks = (n + CONV_MASK_THREADS - 1) / CONV_MASK_THREADS;
   unsigned grid = (unsigned)(blocks < max_blocks ? blocks : max_blocks);
   LEAP_DISPATCH_ACT(act, T, {
-    conv_relu_mask_kernel<T><<<grid, CONV_MASK_THREADS, 0, stream>>>(
+    LEAP_LAUNCH(grid, CONV_MASK_THREADS, 0, stream, conv_relu_mask_kernel<T>)(
         static_cast<T *>(masked), static_cast<const T *>(dout), static_cast<const T *>(out), n);
     LEAP_CUDA_LAUNCH_CHECK();
   });

@@ -58,17 +58,19 @@ template <typename T>
 static void leap_conv_bias_grad(float *dbias, float *part, const T *dout, int64_t rows, int64_t K,
                                 cudaStream_t stream) {
   int64_t chunks = leap_conv_bias_chunks(rows);
-  leap_conv_bias_chunks_kernel<T>
-      <<<leap_conv_ew_blocks(chunks * K), LEAP_CONV_EW_THREADS, 0, stream>>>(part, dout, rows, K, chunks);
+  LEAP_LAUNCH(leap_conv_ew_blocks(chunks * K), LEAP_CONV_EW_THREADS, 0, stream, leap_conv_bias_chunks_kernel<T>)(
+      part, dout, rows, K, chunks);
   LEAP_CUDA_LAUNCH_CHECK();
-  leap_conv_bias_total_kernel<<<leap_conv_ew_blocks(K), LEAP_CONV_EW_THREADS, 0, stream>>>(dbias, part, K, chunks);
+  LEAP_LAUNCH(leap_conv_ew_blocks(K), LEAP_CONV_EW_THREADS, 0, stream, leap_conv_bias_total_kernel)(dbias, part, K,
+                                                                                                  chunks);
   LEAP_CUDA_LAUNCH_CHECK();
 }
 
 /* dst (n) += the sum over z of partial[z][.], in slice order. */
 static inline void leap_conv_sum_splits(float *dst, const float *partial, int64_t n, int64_t splits,
                                         cudaStream_t stream) {
-  leap_conv_sum_splits_kernel<<<leap_conv_ew_blocks(n), LEAP_CONV_EW_THREADS, 0, stream>>>(dst, partial, n, splits);
+  LEAP_LAUNCH(leap_conv_ew_blocks(n), LEAP_CONV_EW_THREADS, 0, stream, leap_conv_sum_splits_kernel)(dst, partial, n,
+                                                                                                  splits);
   LEAP_CUDA_LAUNCH_CHECK();
 }
 

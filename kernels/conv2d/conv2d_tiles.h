@@ -50,8 +50,9 @@
 #include <stdint.h>
 
 /* __host__ __device__ constexpr under nvcc (so that templates can use the layout functions as constants), plain
- * static inline in C. The bodies keep to what both C11 and C++17 constexpr accept. */
-#ifdef __CUDACC__
+ * static inline in C. The bodies keep to what both C11 and C++17 constexpr accept. The CPU emulator of tests/emu/
+ * (LEAP_CUDA_EMU) compiles the kernels as host C++ and needs the constexpr form too. */
+#if defined(__CUDACC__) || defined(LEAP_CUDA_EMU)
 #define LEAP_CONV_FN static __host__ __device__ __forceinline__ constexpr
 #define LEAP_CONV_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
 #else

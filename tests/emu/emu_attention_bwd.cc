@@ -1,0 +1,6 @@
+/* kernels/attention/attention_bwd_cuda.cu compiled for the emulator (cuda_emu.h). */
+#include "tests/emu/cuda_emu.h"
+
+LEAP_EMU_DYNAMIC_SMEM(unsigned char, smem_raw)
+
+#include "kernels/attention/attention_bwd_cuda.cu"
