@@ -93,29 +93,17 @@ void leap_attention_backward_cuda(void *dq,                 /* (B,Tq,H,D) act, r
                                   const leap_attention_shape *s, float *workspace, leap_dtype act,
                                   leap_cuda_stream stream);
 
-/* The REFERENCE CUDA attention (attention_ref_cuda.cu): the same contract as the three functions above, computed
- * the simple way (a warp per row, no tiling, no tensor cores). It is what the flash kernels are checked against on
- * the device where the CPU would be too slow, and what the op layer runs under leap_attention_use_reference(). */
+/* The REFERENCE CUDA attention (attention_ref_cuda.cu): the same arguments and contract as the three functions
+ * above, computed the simple way (a warp per row, no tiling, no tensor cores). It is what the flash kernels are
+ * checked against on the device where the CPU would be too slow, and what the op layer runs under
+ * leap_attention_use_reference(). */
 size_t leap_attention_workspace_floats_ref_cuda(const leap_attention_shape *s);
 
-void leap_attention_forward_ref_cuda(void *out,             /* (B,Tq,H,D) act, row stride ldo */
-                                     float *lse,            /* (B,H,Tq) */
-                                     const void *q,         /* (B,Tq,H,D) act, row stride ldq */
-                                     const void *k,         /* (B,Tk,H,D) act, row stride ldk */
-                                     const void *v,         /* (B,Tk,H,D) act, row stride ldv */
-                                     const int32_t *key_len, /* (B), or NULL for all */
-                                     const leap_attention_shape *s, leap_dtype act, leap_cuda_stream stream);
-
-void leap_attention_backward_ref_cuda(void *dq,             /* (B,Tq,H,D) act, row stride ldq, or NULL */
-                                      void *dk,             /* (B,Tk,H,D) act, row stride ldk, or NULL */
-                                      void *dv,             /* (B,Tk,H,D) act, row stride ldv, or NULL */
-                                      const void *dout,     /* (B,Tq,H,D) act, row stride ldo */
-                                      const void *q,        /* (B,Tq,H,D) act, row stride ldq */
-                                      const void *k,        /* (B,Tk,H,D) act, row stride ldk */
-                                      const void *v,        /* (B,Tk,H,D) act, row stride ldv */
-                                      const void *out,      /* (B,Tq,H,D) act, row stride ldo: forward's output */
-                                      const float *lse,     /* (B,H,Tq): forward's log-sum-exp */
-                                      const int32_t *key_len, /* (B), or NULL for all */
+void leap_attention_forward_ref_cuda(void *out, float *lse, const void *q, const void *k, const void *v,
+                                     const int32_t *key_len, const leap_attention_shape *s, leap_dtype act,
+                                     leap_cuda_stream stream);
+void leap_attention_backward_ref_cuda(void *dq, void *dk, void *dv, const void *dout, const void *q, const void *k,
+                                      const void *v, const void *out, const float *lse, const int32_t *key_len,
                                       const leap_attention_shape *s, float *workspace, leap_dtype act,
                                       leap_cuda_stream stream);
 
