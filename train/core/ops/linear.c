@@ -14,7 +14,6 @@
  * product, whose backward runs as a separate record and whose result may gather other consumers' gradients. */
 #include "kernels/activation/activation.h"
 #include "kernels/linear/linear.h"
-#include "train/core/device_memory.h"
 #include "train/core/op_support.h"
 #include "train/core/ops.h"
 #ifdef LEAP_WITH_CUDA
@@ -110,9 +109,7 @@ void leap__backward_linear_gelu(leap_ctx *ctx, const leap_tape_record *rec) {
   const leap_tensor *pre = rec->saved[0];
   int64_t count = leap_tensor_numel(pre);
   /* d(pre) = dout * gelu'(pre): the GELU backward accumulates, so into a zeroed buffer, as leap__grad makes one. */
-  size_t bytes = leap_tensor_bytes(pre);
-  void *dpre = leap_ctx_scratch(ctx, bytes);
-  leap_device_memset_zero(ctx->device, dpre, bytes);
+  void *dpre = leap_ctx_tensor(ctx, pre->dtype, pre->ndim, pre->shape, true)->data;
   LEAP__ON_DEVICE(ctx, leap_gelu_backward_cpu(dpre, leap__dout(rec), pre->data, count),
                   leap_gelu_backward_cuda(dpre, leap__dout(rec), pre->data, count, pre->dtype, leap__stream(ctx)));
   linear_backward(ctx, rec, dpre);
